@@ -1,0 +1,213 @@
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+
+jv jx_get(jv obj, const char *key)
+{
+	if (jv_get_kind(obj) != JV_KIND_OBJECT)
+		return jv_invalid();
+	jv v = jv_object_get(jv_copy(obj), jv_string(key));
+	return v; /* jv_invalid() when absent */
+}
+
+jv jx_at(jv arr, int i)
+{
+	if (jv_get_kind(arr) != JV_KIND_ARRAY || i < 0 || i >= jv_array_length(jv_copy(arr)))
+		return jv_invalid();
+	return jv_array_get(jv_copy(arr), i);
+}
+
+int jx_has(jv obj, const char *key)
+{
+	jv v = jx_get(obj, key);
+	int has = jv_is_valid(v);
+	jv_free(v);
+	return has;
+}
+
+const char *jx_str(jv obj, const char *key)
+{
+	jv v = jx_get(obj, key);
+	const char *s = NULL;
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		s = jv_string_value(v); /* still referenced by obj */
+	jv_free(v);
+	return s;
+}
+
+int jx_num(jv obj, const char *key, double *out)
+{
+	jv v = jx_get(obj, key);
+	int ok = jv_get_kind(v) == JV_KIND_NUMBER;
+	if (ok)
+		*out = jv_number_value(v);
+	jv_free(v);
+	return ok;
+}
+
+int jx_bool(jv obj, const char *key, int *out)
+{
+	jv v = jx_get(obj, key);
+	jv_kind k = jv_get_kind(v);
+	jv_free(v);
+	if (k == JV_KIND_TRUE || k == JV_KIND_FALSE) {
+		*out = k == JV_KIND_TRUE;
+		return 1;
+	}
+	return 0;
+}
+
+jv_kind jx_kind_of(jv obj, const char *key)
+{
+	jv v = jx_get(obj, key);
+	jv_kind k = jv_get_kind(v);
+	jv_free(v);
+	return k;
+}
+
+const char *jx_kind_name(jv_kind k)
+{
+	switch (k) {
+	case JV_KIND_NULL: return "null";
+	case JV_KIND_TRUE:
+	case JV_KIND_FALSE: return "boolean";
+	case JV_KIND_NUMBER: return "number";
+	case JV_KIND_STRING: return "string";
+	case JV_KIND_ARRAY: return "array";
+	case JV_KIND_OBJECT: return "object";
+	default: return "missing";
+	}
+}
+
+void jx_dump(struct buf *b, jv v)
+{
+	jv s = jv_dump_string(jv_copy(v), 0);
+	buf_add(b, jv_string_value(s), (size_t)jv_string_length_bytes(jv_copy(s)));
+	jv_free(s);
+}
+
+char *jx_dumps(jv v)
+{
+	struct buf b = BUF_INIT;
+	jx_dump(&b, v);
+	return buf_detach(&b);
+}
+
+size_t jx_utf8_invalid_at(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		unsigned c = p[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		size_t len;
+		unsigned min;
+		if (c >= 0xc2 && c <= 0xdf) { len = 2; min = 0x80; }
+		else if (c >= 0xe0 && c <= 0xef) { len = 3; min = 0x800; }
+		else if (c >= 0xf0 && c <= 0xf4) { len = 4; min = 0x10000; }
+		else return i + 1;
+		if (n - i < len)
+			return i + 1;
+		unsigned cp = c & (0x7f >> len);
+		for (size_t k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return i + 1;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return i + 1;
+		i += len;
+	}
+	return 0;
+}
+
+/* libjq's messages end in "at line L, column C" (or "at EOF at line L,
+ * column C"); evkit reports one line at a time, so only the column is
+ * worth keeping, and it goes first. */
+static void reword(struct buf *why, const char *msg)
+{
+	const char *at = strstr(msg, " at line ");
+	const char *col = at ? strstr(at, ", column ") : NULL;
+	if (strstr(msg, " at EOF at line "))
+		at = strstr(msg, " at EOF at line ");
+	if (at && col) {
+		long c = strtol(col + 9, NULL, 10);
+		buf_printf(why, "invalid JSON at column %ld: %.*s", c, (int)(at - msg), msg);
+		return;
+	}
+	buf_printf(why, "invalid JSON: %s", msg);
+}
+
+jv jx_parse(const char *s, size_t n, struct buf *why)
+{
+	size_t bad = jx_utf8_invalid_at(s, n);
+	if (bad) {
+		if (why)
+			buf_printf(why, "invalid UTF-8 at column %zu", bad);
+		return jv_invalid();
+	}
+	size_t i = 0;
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
+		i++;
+	if (i == n) {
+		if (why)
+			buf_adds(why, "invalid JSON: no value");
+		return jv_invalid();
+	}
+	/* libjq 1.6 stops reading at an embedded NUL, which would hide the
+	 * rest of the line. */
+	if (memchr(s, '\0', n)) {
+		if (why)
+			buf_printf(why, "invalid JSON at column %zu: NUL byte",
+			           (size_t)((const char *)memchr(s, '\0', n) - s) + 1);
+		return jv_invalid();
+	}
+	if (n > 0x7fffffff) {
+		if (why)
+			buf_adds(why, "invalid JSON: value longer than 2 GiB");
+		return jv_invalid();
+	}
+	jv v = jv_parse_sized(s, (int)n);
+	if (!jv_is_valid(v)) {
+		if (why) {
+			jv m = jv_invalid_get_msg(jv_copy(v));
+			if (jv_get_kind(m) == JV_KIND_STRING)
+				reword(why, jv_string_value(m));
+			else
+				buf_adds(why, "invalid JSON");
+			jv_free(m);
+		}
+		jv_free(v);
+		return jv_invalid();
+	}
+	return v;
+}
+
+void jx_ptr_key(struct buf *ptr, const char *key)
+{
+	buf_addc(ptr, '/');
+	for (const char *k = key; *k; k++) {
+		if (*k == '~')
+			buf_adds(ptr, "~0");
+		else if (*k == '/')
+			buf_adds(ptr, "~1");
+		else
+			buf_addc(ptr, *k);
+	}
+}
+
+void jx_ptr_index(struct buf *ptr, int i)
+{
+	buf_printf(ptr, "/%d", i);
+}
+
+int jx_equal(jv a, jv b)
+{
+	return jv_equal(jv_copy(a), jv_copy(b));
+}
