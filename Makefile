@@ -123,7 +123,7 @@ demo:
 	@sh examples/demo.sh
 
 DEBS = build-essential pkg-config libjq-dev libpcre2-dev libsqlite3-dev \
-       libmicrohttpd-dev libssl-dev bats mandoc
+       libmicrohttpd-dev libssl-dev bats mandoc sqlite3 jq
 deps:
 	@if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update && apt-get install -y $(DEBS); \

@@ -205,7 +205,9 @@ int proc_run(const struct proc_opts *o, const char *in, size_t inlen,
 		close(ferr);
 	int st = 0;
 	if (!r->timed_out && o->timeout_ms > 0) {
-		/* Output closed; the process may still be finishing. */
+		/* Output closed; the process is most likely exiting right now,
+		 * so poll often at first, then less. */
+		long nap = 20000;
 		for (;;) {
 			pid_t w = waitpid(pid, &st, WNOHANG);
 			if (w == pid)
@@ -218,8 +220,10 @@ int proc_run(const struct proc_opts *o, const char *in, size_t inlen,
 				wait_for(pid, &st);
 				break;
 			}
-			struct timespec ts = { 0, 1000000 };
+			struct timespec ts = { 0, nap };
 			nanosleep(&ts, NULL);
+			if (nap < 10000000)
+				nap *= 2;
 		}
 	} else {
 		wait_for(pid, &st);
