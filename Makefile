@@ -54,6 +54,9 @@ Q = @
 endif
 SAN = bin/.san
 
+# Keep intermediate objects: they are what makes a second build fast.
+.SECONDARY:
+
 .PHONY: all check unit cli conformance bench demo deps install uninstall lint fuzz clean
 all: $(addprefix bin/,$(PROGS))
 

@@ -127,6 +127,45 @@ size_t jx_utf8_invalid_at(const char *s, size_t n)
 	return 0;
 }
 
+/*
+ * libjq 1.6 also takes nan, NaN and infinity as numbers, which JSON does
+ * not have (and which would come out as null): outside strings, a run of
+ * letters must be true, false or null, or the exponent of a number.
+ * Returns the 1-based column of the first bad letter, or 0.
+ */
+static size_t bad_literal_at(const char *s, size_t n)
+{
+	int in_str = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		if (c == '"') {
+			in_str = 1;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+			continue;
+		if ((c == 'e' || c == 'E') && i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
+			continue;
+		size_t j = i;
+		while (j < n && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z')))
+			j++;
+		size_t len = j - i;
+		if (!((len == 4 && memcmp(s + i, "true", 4) == 0) ||
+		      (len == 5 && memcmp(s + i, "false", 5) == 0) ||
+		      (len == 4 && memcmp(s + i, "null", 4) == 0)))
+			return i + 1;
+		i = j - 1;
+	}
+	return 0;
+}
+
 /* libjq's messages end in "at line L, column C" (or "at EOF at line L,
  * column C"); evkit reports one line at a time, so only the column is
  * worth keeping, and it goes first. */
@@ -174,6 +213,13 @@ jv jx_parse(const char *s, size_t n, struct buf *why)
 		return jv_invalid();
 	}
 	jv v = jv_parse_sized(s, (int)n);
+	size_t lit;
+	if (jv_is_valid(v) && (lit = bad_literal_at(s, n)) != 0) {
+		jv_free(v);
+		if (why)
+			buf_printf(why, "invalid JSON at column %zu: not a JSON literal", lit);
+		return jv_invalid();
+	}
 	if (!jv_is_valid(v)) {
 		if (why) {
 			jv m = jv_invalid_get_msg(jv_copy(v));

@@ -226,3 +226,36 @@ teardown() {
 	run sh -c 'yes 1 | head -n 200 | fnctl invoke same 2>err | head -n 1; cat err'
 	[ "$output" = 1 ]
 }
+
+@test "SIGTERM finishes the invocation in hand, then exits 128+15" {
+	fnctl create slow --mode stream --timeout 10 -- sh -c 'while read x; do sleep 0.3; echo "$x"; done'
+	mkfifo in
+	fnctl invoke slow <in >out 2>err &
+	pid=$!
+	exec 7>in
+	echo 1 >&7
+	sleep 0.1
+	kill -TERM $pid
+	set +e
+	wait $pid
+	rc=$?
+	set -e
+	exec 7>&-
+	[ "$rc" -eq 143 ]
+	[ "$(cat out)" = 1 ]   # the record in hand was finished and written
+}
+
+@test "make install and uninstall honour PREFIX and DESTDIR" {
+	[ -x "$TOP/bin/fnctl" ] || skip "not built"
+	run make -s -C "$TOP" install DESTDIR="$WORK/root" PREFIX=/opt/ek
+	[ "$status" -eq 0 ]
+	[ -x "$WORK/root/opt/ek/bin/fnctl" ]
+	[ -f "$WORK/root/opt/ek/share/man/man1/fnctl.1" ]
+	[ -f "$WORK/root/opt/ek/share/man/man7/evkit.7" ]
+	[ -f "$WORK/root/opt/ek/share/bash-completion/completions/fnctl" ]
+	run make -s -C "$TOP" uninstall DESTDIR="$WORK/root" PREFIX=/opt/ek
+	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/opt/ek/bin/fnctl" ]
+	[ ! -e "$WORK/root/opt/ek/share/man/man1/fnctl.1" ]
+	[ ! -e "$WORK/root/opt/ek/share/bash-completion/completions/fnctl" ]
+}

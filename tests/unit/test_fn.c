@@ -29,12 +29,9 @@ static void registry(void)
 	struct fn f = mk("echo-fn", FN_STREAM, 1500, argv);
 	f.env = env;
 	CHECK_INT(fn_put(st, &f, 0), EK_OK);
-	int saved = dup(2), null = open("/dev/null", 1);
-	dup2(null, 2);
+	unit_quiet(1);
 	int rc = fn_put(st, &f, 0);   /* exists */
-	dup2(saved, 2);
-	close(saved);
-	close(null);
+	unit_quiet(0);
 	CHECK_INT(rc, EK_USAGE);
 	CHECK_INT(fn_put(st, &f, 1), EK_OK);
 	struct fn g;
@@ -74,13 +71,9 @@ static void registry(void)
 static char *call(struct fn_invoker *inv, struct fn *f, const char *payload, int *rc)
 {
 	struct buf out = BUF_INIT;
-	int saved = dup(2), null = open("/dev/null", 1);
-	fflush(stderr);
-	dup2(null, 2);  /* handlers' logs */
+	unit_quiet(1);  /* handlers' logs */
 	*rc = fn_invoke(inv, f, payload, strlen(payload), &out);
-	dup2(saved, 2);
-	close(saved);
-	close(null);
+	unit_quiet(0);
 	return buf_detach(&out);
 }
 
@@ -218,8 +211,7 @@ static void stream_mode(void)
 
 int main(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/evkit-fn-XXXXXX");
-	if (!mkdtemp(dir))
+	if (unit_tmpdir(dir, "fn") != 0)
 		return 1;
 	char path[128];
 	snprintf(path, sizeof path, "%s/state.db", dir);
@@ -232,10 +224,6 @@ int main(void)
 	RUN(spawn_mode);
 	RUN(stream_mode);
 	state_close(st);
-	char *rm[] = { "rm", "-rf", dir, NULL };
-	struct proc_opts o = { rm, NULL, 0, 1 };
-	struct proc_result r;
-	proc_run(&o, NULL, 0, &r);
-	proc_result_free(&r);
+	unit_rmrf(dir);
 	return UNIT_DONE();
 }

@@ -67,6 +67,17 @@ static void parse_errors(void)
 	v = jx_parse("\"a\0b\"", 5, &why);
 	CHECK(!jv_is_valid(v));
 	CHECK(strstr(why.s, "NUL") != NULL);
+	const char *not_json[] = { "nan", "[NaN]", "{\"a\":-nan}", "infinity", "[1,Infinity]" };
+	for (size_t i = 0; i < ARRAY_LEN(not_json); i++) {
+		buf_reset(&why);
+		v = jx_parse(not_json[i], strlen(not_json[i]), &why);
+		CHECK(!jv_is_valid(v));
+		CHECK(strstr(why.s, "not a JSON literal") != NULL);
+	}
+	/* ...while exponents and letters inside strings are fine. */
+	v = P("[1e5,2E-3,\"nan\\\"infinity\",true,false,null]");
+	CHECK(jv_get_kind(v) == JV_KIND_ARRAY);
+	jv_free(v);
 	buf_free(&why);
 	v = jx_parse(" {\"k\":[1,{\"x\":null}]} ", 21, NULL);
 	CHECK(jv_get_kind(v) == JV_KIND_OBJECT);

@@ -24,23 +24,6 @@ static char *path_in(const char *name)
 	return p;
 }
 
-/* Silence the library's stderr messages around a call: their wording is
- * tested by the CLI tests. */
-static int quiet_fd = -1;
-static void quiet(int on)
-{
-	fflush(stderr);
-	if (on) {
-		quiet_fd = dup(2);
-		int n = open("/dev/null", 1);
-		dup2(n, 2);
-		close(n);
-	} else {
-		dup2(quiet_fd, 2);
-		close(quiet_fd);
-	}
-}
-
 static void create_and_modes(void)
 {
 	struct state *st = NULL;
@@ -95,9 +78,9 @@ static void refuse_newer_and_foreign(void)
 	CHECK_INT(state_open(p, STATE_CREATE, &st), EK_OK);
 	sqlite3_exec(state_db(st), "PRAGMA user_version = 999", NULL, NULL, NULL);
 	state_close(st);
-	quiet(1);
+	unit_quiet(1);
 	int rc = state_open(p, STATE_CREATE, &st);
-	quiet(0);
+	unit_quiet(0);
 	CHECK_INT(rc, EK_STATE);
 	CHECK(st == NULL);
 	free(p);
@@ -106,9 +89,9 @@ static void refuse_newer_and_foreign(void)
 	FILE *f = fopen(p, "w");
 	fputs("this is not a database, it is a shopping list\n", f);
 	fclose(f);
-	quiet(1);
+	unit_quiet(1);
 	rc = state_open(p, STATE_CREATE, &st);
-	quiet(0);
+	unit_quiet(0);
 	CHECK_INT(rc, EK_STATE);
 	/* ...and the file is left as it was. */
 	f = fopen(p, "r");
@@ -123,9 +106,9 @@ static void refuse_newer_and_foreign(void)
 	sqlite3_open(p, &db);
 	sqlite3_exec(db, "PRAGMA application_id = 1234; CREATE TABLE t(x)", NULL, NULL, NULL);
 	sqlite3_close(db);
-	quiet(1);
+	unit_quiet(1);
 	rc = state_open(p, STATE_CREATE, &st);
-	quiet(0);
+	unit_quiet(0);
 	CHECK_INT(rc, EK_STATE);
 	free(p);
 }
@@ -138,9 +121,9 @@ static void busy(void)
 	CHECK_INT(state_open(p, STATE_CREATE, &a), EK_OK);
 	CHECK_INT(state_open(p, STATE_CREATE, &b), EK_OK);
 	CHECK_INT(state_begin(a), EK_OK);
-	quiet(1);
+	unit_quiet(1);
 	int rc = state_begin(b);
-	quiet(0);
+	unit_quiet(0);
 	CHECK_INT(rc, EK_TEMPFAIL);
 	CHECK_INT(state_commit(a), EK_OK);
 	CHECK_INT(state_begin(b), EK_OK);
@@ -193,18 +176,13 @@ static void concurrent_writers(void)
 
 int main(void)
 {
-	snprintf(dir, sizeof dir, "/tmp/evkit-state-XXXXXX");
-	if (!mkdtemp(dir))
+	if (unit_tmpdir(dir, "state") != 0)
 		return 1;
 	RUN(create_and_modes);
 	RUN(path_selection);
 	RUN(refuse_newer_and_foreign);
 	RUN(busy);
 	RUN(concurrent_writers);
-	char *rm[] = { "rm", "-rf", dir, NULL };
-	struct proc_opts o = { rm, NULL, 0, 1 };
-	struct proc_result r;
-	proc_run(&o, NULL, 0, &r);
-	proc_result_free(&r);
+	unit_rmrf(dir);
 	return UNIT_DONE();
 }

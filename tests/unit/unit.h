@@ -12,8 +12,13 @@
 #ifndef EVKIT_UNIT_H
 #define EVKIT_UNIT_H
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static int unit_n, unit_failed;
 static const char *unit_test = "";
@@ -56,6 +61,42 @@ static inline int unit_report(int ok, const char *file, int line,
 } while (0)
 
 #define RUN(fn) do { unit_test = #fn; fn(); } while (0)
+
+/* unit_quiet(1) sends stderr to /dev/null until unit_quiet(0): for calls
+ * whose messages are the CLI tests' business, not the unit tests'. */
+static inline void unit_quiet(int on)
+{
+	static int saved = -1;
+	fflush(stderr);
+	if (on && saved < 0) {
+		saved = dup(2);
+		int n = open("/dev/null", O_WRONLY);
+		dup2(n, 2);
+		close(n);
+	} else if (!on && saved >= 0) {
+		dup2(saved, 2);
+		close(saved);
+		saved = -1;
+	}
+}
+
+/* A fresh temporary folder (dir holds at least 64 bytes), and its removal
+ * with everything in it. */
+static inline int unit_tmpdir(char *dir, const char *tag)
+{
+	snprintf(dir, 64, "/tmp/evkit-%s-XXXXXX", tag);
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static inline void unit_rmrf(const char *dir)
+{
+	extern char **environ;
+	char *argv[] = { "rm", "-rf", (char *)dir, NULL };
+	pid_t pid;
+	int st;
+	if (posix_spawnp(&pid, "rm", NULL, NULL, argv, environ) == 0)
+		waitpid(pid, &st, 0);
+}
 
 /* UNIT_DONE: the last statement of main(). */
 #define UNIT_DONE() (printf("1..%d\n", unit_n), unit_failed ? 1 : 0)
