@@ -155,12 +155,12 @@ static int cmd_create(const struct cli_cmd *cmd, int argc, char **argv)
 			dashes = i;
 			break;
 		}
-	if (dashes < 0)
-		cli_usage_error(&prog, cmd, "the command goes after '--': fnctl create NAME -- CMD [ARG...]");
 	struct create_ctx c;
 	memset(&c, 0, sizeof c);
 	c.f.timeout_ms = FN_DEFAULT_TIMEOUT_MS;
-	int first = parse(cmd, dashes, argv, create_opt, &c);
+	int first = parse(cmd, dashes < 0 ? argc : dashes, argv, create_opt, &c);
+	if (dashes < 0)
+		cli_usage_error(&prog, cmd, "the command goes after '--': fnctl create NAME -- CMD [ARG...]");
 	if (dashes - first != 1)
 		cli_usage_error(&prog, cmd, dashes - first < 1 ? "a function NAME is needed"
 		                                               : "one NAME before '--', got %d words",
@@ -289,6 +289,7 @@ static int cmd_invoke(const struct cli_cmd *cmd, int argc, char **argv)
 		cli_usage_error(&prog, cmd, nops < 1 ? "a function NAME is needed"
 		                                     : "one PAYLOAD at most (or JSON lines on stdin)");
 	const char *name = argv[first];
+	nd_rejects_open(&rj);
 	struct state *st;
 	int rc = open_state(0, &st);
 	if (rc)

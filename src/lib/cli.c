@@ -239,10 +239,14 @@ static void complete_kind(enum cli_complete kind, const char *words,
 	}
 }
 
+/* The option a command-line word names. *inline_arg is set when the word
+ * carries its own argument ("--opt=value"), so the next word is not it. */
 static const struct cli_opt *lookup_word(const struct cli_prog *p,
-                                         const struct cli_cmd *cmd, const char *w)
+                                         const struct cli_cmd *cmd, const char *w,
+                                         const char **inline_arg)
 {
 	const struct cli_opt *o = NULL;
+	*inline_arg = NULL;
 	if (w[0] == '-' && w[1] == '-') {
 		const char *eq = strchr(w + 2, '=');
 		size_t len = eq ? (size_t)(eq - w - 2) : strlen(w + 2);
@@ -250,7 +254,7 @@ static const struct cli_opt *lookup_word(const struct cli_prog *p,
 		if (!o && cmd)
 			o = find_long(cmd->opts, w + 2, len);
 		if (o && eq)
-			return NULL; /* --opt=value carries its own argument */
+			*inline_arg = eq + 1;
 	} else if (w[0] == '-' && w[1] && !w[2]) {
 		o = find_short(p->opts, w[1]);
 		if (!o && cmd)
@@ -280,7 +284,13 @@ static void complete(const struct cli_prog *p, int cword, int nw, char **w)
 			after_dashes = 1;
 			continue;
 		}
-		const struct cli_opt *o = lookup_word(p, cmd, w[i]);
+		const char *inl;
+		const struct cli_opt *o = lookup_word(p, cmd, w[i], &inl);
+		if (o && o->arg && inl) {
+			if (o->id == OPT_STATE)
+				state = inl;
+			continue;
+		}
 		if (o && o->arg) {
 			if (o->id == OPT_STATE && i + 1 < nw)
 				state = w[i + 1];
@@ -304,8 +314,9 @@ static void complete(const struct cli_prog *p, int cword, int nw, char **w)
 		return;
 	}
 	if (cword > 1 && cword - 1 < nw) {
-		const struct cli_opt *o = lookup_word(p, cmd, w[cword - 1]);
-		if (o && o->arg) {
+		const char *inl;
+		const struct cli_opt *o = lookup_word(p, cmd, w[cword - 1], &inl);
+		if (o && o->arg && !inl) {
 			complete_kind(o->complete, o->words, cmd, 0, state);
 			return;
 		}
@@ -356,10 +367,11 @@ const struct cli_cmd *cli_command(const struct cli_prog *p, int argc, char **arg
 			cli_usage(p, NULL, stdout);
 			exit(cli_exit(EK_OK));
 		}
-		const struct cli_opt *o = lookup_word(p, NULL, argv[i]);
+		const char *inl;
+		const struct cli_opt *o = lookup_word(p, NULL, argv[i], &inl);
 		if (!o)
 			cli_usage_error(p, NULL, "unknown option '%s'", argv[i]);
-		i += o->arg ? 2 : 1;
+		i += o->arg && !inl ? 2 : 1;
 	}
 	if (i >= argc)
 		cli_usage_error(p, NULL, "a command is needed");

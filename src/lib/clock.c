@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "util.h"
 
@@ -31,12 +32,12 @@ static void init(void)
 		char *end;
 		double s = strtod(e + 1, &end);
 		if (end == e + 1 || *end || !isfinite(s)) {
-			fprintf(stderr, "evkit: EVKIT_NOW: '%s' is not @SECONDS or RFC 3339; using the real clock\n", e);
+			fprintf(stderr, "%s: EVKIT_NOW: '%s' is not @SECONDS or RFC 3339; using the real clock\n", cli_prog_name, e);
 			return;
 		}
 		ms = (int64_t)llround(s * 1000);
 	} else if (clock_parse(e, &ms) != 0) {
-		fprintf(stderr, "evkit: EVKIT_NOW: '%s' is not @SECONDS or RFC 3339; using the real clock\n", e);
+		fprintf(stderr, "%s: EVKIT_NOW: '%s' is not @SECONDS or RFC 3339; using the real clock\n", cli_prog_name, e);
 		return;
 	}
 	virt = 1;

@@ -109,6 +109,7 @@ int fn_put(struct state *st, const struct fn *f, int replace)
 	sqlite3_stmt *s = state_prepare(st, "SELECT created FROM functions WHERE name = ?1");
 	sqlite3_bind_text(s, 1, f->name, -1, SQLITE_STATIC);
 	int sr = sqlite3_step(s);
+	sqlite3_reset(s);
 	if (sr == SQLITE_ROW && !replace) {
 		warnf("function '%s' already exists (create --replace changes it)", f->name);
 		state_rollback(st);
@@ -425,7 +426,7 @@ static int invoke_spawn(const struct fn *f, const char *payload, size_t len,
 	} else if (r.timed_out) {
 		timeout_error(f, rid, result);
 		rc = FN_ERROR;
-	} else if (stderr_error(&r.err, result)) {
+	} else if ((!r.exited || r.code != 0) && stderr_error(&r.err, result)) {
 		rc = FN_ERROR;
 	} else if (!r.exited || r.code != 0) {
 		buf_printf(&msg, "RequestId: %s Error: Runtime exited with error: ", rid);

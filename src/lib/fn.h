@@ -16,8 +16,9 @@
  * be started (Runtime.InvalidEntrypoint), answers something that is not
  * JSON (Runtime.MarshalError) or more than 6 MB
  * (Function.ResponseSizeTooLarge). A handler names its own error by
- * answering, or (spawn mode) printing as the last line of its stderr, a
- * JSON object with a string "errorType" member.
+ * answering a JSON object with a string "errorType" member, or (spawn
+ * mode) by exiting non-zero with such an object as the last line of its
+ * stderr.
  *
  * Ownership: struct fn owns its strings (fn_free). fn_get fills a caller's
  * struct. An fn_invoker owns the warm processes (fn_invoker_free ends

@@ -88,6 +88,12 @@ char *ids_name_from(const char *name_or_arn, const char *service, const char *ty
 		return xstrdup(name_or_arn);
 	if (a.service_len != strlen(service) || memcmp(a.service, service, a.service_len))
 		return NULL;
+	/* A resource of another region or account is not one of ours. */
+	if ((a.region_len && (a.region_len != strlen(ids_region()) ||
+	                      memcmp(a.region, ids_region(), a.region_len))) ||
+	    (a.account_len && (a.account_len != strlen(ids_account()) ||
+	                       memcmp(a.account, ids_account(), a.account_len))))
+		return NULL;
 	size_t tl = strlen(type);
 	/* "function:NAME" (lambda) or "stateMachine:NAME"; some services use
 	 * "TYPE/NAME" (events rule/NAME). A qualifier after the name

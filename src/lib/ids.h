@@ -40,7 +40,8 @@ int arn_parse(const char *s, struct arn *a);
  * The name inside NAME-or-ARN for a resource of the given service and
  * type: "f" and "arn:aws:lambda:us-east-1:1:function:f" (service "lambda",
  * type "function") both give "f". Returns a new string, or NULL when the
- * ARN names another service or type.
+ * ARN names another service or type, or another region or account than
+ * ids_region() and ids_account().
  */
 char *ids_name_from(const char *name_or_arn, const char *service, const char *type);
 

@@ -177,7 +177,12 @@ static void reword(struct buf *why, const char *msg)
 		at = strstr(msg, " at EOF at line ");
 	if (at && col) {
 		long c = strtol(col + 9, NULL, 10);
-		buf_printf(why, "invalid JSON at column %ld: %.*s", c, (int)(at - msg), msg);
+		long l = strtol(strstr(at, " at line ") + 9, NULL, 10);
+		if (l > 1)
+			buf_printf(why, "invalid JSON at line %ld, column %ld: %.*s", l, c,
+			           (int)(at - msg), msg);
+		else
+			buf_printf(why, "invalid JSON at column %ld: %.*s", c, (int)(at - msg), msg);
 		return;
 	}
 	buf_printf(why, "invalid JSON: %s", msg);

@@ -160,16 +160,21 @@ jv nd_parse(const struct nd_line *line, struct buf *why)
 	return jx_parse(line->raw, line->len, why);
 }
 
+void nd_rejects_open(struct nd_rejects *rj)
+{
+	if (rj->path && !rj->fp) {
+		rj->fp = fopen(rj->path, "a");
+		if (!rj->fp)
+			dief(EK_USAGE, "--rejects %s: %s", rj->path, strerror(errno));
+	}
+}
+
 int nd_reject(struct nd_rejects *rj, const struct nd_line *line, const char *why)
 {
 	warn_at(line->file, line->lineno, "%s", why);
 	rj->count++;
 	if (rj->path) {
-		if (!rj->fp) {
-			rj->fp = fopen(rj->path, "a");
-			if (!rj->fp)
-				dief(EK_USAGE, "--rejects %s: %s", rj->path, strerror(errno));
-		}
+		nd_rejects_open(rj);
 		fwrite(line->raw, 1, line->len, rj->fp);
 		fputc('\n', rj->fp);
 	}

@@ -63,6 +63,9 @@ struct nd_rejects {
 	void *fp;          /* the open rejects file, internal */
 };
 int nd_reject(struct nd_rejects *rj, const struct nd_line *line, const char *why);
+/* Open the --rejects file before any work is done: a path that cannot be
+ * opened ends the program with exit status 2 while nothing was done yet. */
+void nd_rejects_open(struct nd_rejects *rj);
 void nd_rejects_close(struct nd_rejects *rj);
 
 /* Write raw bytes plus a newline to stdout; a compact dump of v plus a

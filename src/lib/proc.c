@@ -15,8 +15,15 @@
 
 extern char **environ;
 
-/* environ with the "K=V" additions replacing entries of the same K. The
- * array is new; the strings are borrowed. */
+static int same_key(const char *a, const char *b)
+{
+	size_t ka = strcspn(a, "="), kb = strcspn(b, "=");
+	return ka == kb && strncmp(a, b, ka) == 0;
+}
+
+/* environ with the "K=V" additions replacing entries of the same K; among
+ * the additions, a later one replaces an earlier one. The array is new;
+ * the strings are borrowed. */
 static char **make_env(char *const *add)
 {
 	size_t n = 0, na = 0;
@@ -27,16 +34,19 @@ static char **make_env(char *const *add)
 	char **env = xcalloc(n + na + 1, sizeof *env);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *eq = strchr(environ[i], '=');
-		size_t kl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
 		int replaced = 0;
 		for (size_t j = 0; j < na && !replaced; j++)
-			replaced = strncmp(add[j], environ[i], kl) == 0 && add[j][kl] == '=';
+			replaced = same_key(add[j], environ[i]);
 		if (!replaced)
 			env[k++] = environ[i];
 	}
-	for (size_t j = 0; j < na; j++)
-		env[k++] = add[j];
+	for (size_t j = 0; j < na; j++) {
+		int later = 0;
+		for (size_t l = j + 1; l < na && !later; l++)
+			later = same_key(add[j], add[l]);
+		if (!later)
+			env[k++] = add[j];
+	}
 	env[k] = NULL;
 	return env;
 }
@@ -336,10 +346,20 @@ int coproc_call(struct coproc *c, const char *line, size_t len, int64_t timeout_
 	buf_reset(reply);
 	if (c->pid <= 0)
 		return CO_DIED;
-	/* Answers read past the last newline belong to nobody: a handler that
-	 * writes two lines for one request is out of step, and its extra line
-	 * must not become the next request's answer. */
+	/* Output read past the last answer, or written since, belongs to no
+	 * request: a handler that writes two lines for one request is out of
+	 * step, and its extra line must not become this request's answer.
+	 * (A stray line that arrives after this request was sent cannot be
+	 * told from its answer: the protocol is one line for one line.) */
 	buf_reset(&c->pending);
+	for (;;) {
+		struct pollfd d = { c->out, POLLIN, 0 };
+		if (poll(&d, 1, 0) <= 0 || !(d.revents & POLLIN))
+			break;
+		ssize_t got = read(c->out, chunk, sizeof chunk);
+		if (got <= 0)
+			break;  /* EOF: the call below finds it dead */
+	}
 	for (;;) {
 		char *nl = c->pending.len ? memchr(c->pending.s, '\n', c->pending.len) : NULL;
 		if (nl) {

@@ -117,8 +117,12 @@ static int busy_timeout_ms(void)
 {
 	const char *e = getenv("EVKIT_BUSY_TIMEOUT");
 	int64_t ms;
-	if (e && *e && clock_parse_duration(e, &ms) == 0 && ms <= 3600000)
+	if (!e || !*e)
+		return 10000;
+	if (clock_parse_duration(e, &ms) == 0 && ms <= 3600000)
 		return (int)ms;
+	warnf("EVKIT_BUSY_TIMEOUT: '%s' is not a time up to 1h (such as 500ms, 30s); "
+	      "using 10s", e);
 	return 10000;
 }
 
@@ -134,6 +138,18 @@ static int migrate(struct state *st)
 	if (app != 0 && app != EVKIT_APPLICATION_ID) {
 		warnf("%s: not an evkit state file (application_id %#x)", st->path, (unsigned)app);
 		return EK_STATE;
+	}
+	/* evkit stamps application_id in its first migration: a database
+	 * without it that already holds something belongs to someone else. */
+	if (app == 0) {
+		int tables = 0;
+		if ((rc = pragma_int(st, "SELECT count(*) FROM sqlite_master", &tables)))
+			return rc;
+		if (version != 0 || tables != 0) {
+			warnf("%s: not an evkit state file (a SQLite database of something else)",
+			      st->path);
+			return EK_STATE;
+		}
 	}
 	if (version > schema_count) {
 		warnf("%s: schema version %d is newer than this evkit understands (%d): "

@@ -259,3 +259,30 @@ teardown() {
 	[ ! -e "$WORK/root/opt/ek/share/man/man1/fnctl.1" ]
 	[ ! -e "$WORK/root/opt/ek/share/bash-completion/completions/fnctl" ]
 }
+
+@test "fixes from review: --opt=value before the command, create --help, --env wins, exit 0 wins" {
+	expect 0 fnctl --state="$WORK/eq.db" create f -- cat
+	expect 0 fnctl --state="$WORK/eq.db" get f
+	expect 0 fnctl create --help
+	[[ $output == *"usage: fnctl create"* ]]
+	# --env overrides what fnctl sets, even for getenv(), which takes the
+	# first of two equal names: env(1) prints the environment as it is.
+	fnctl create e --env AWS_REGION=eu-west-1 -- sh -c 'env | grep -c "^AWS_REGION=" | tr -d "\n"; printf ""'
+	expect 0 fnctl invoke e null
+	[ "$output" = 1 ]
+	# A handler that exits 0 succeeds, whatever JSON it logged on stderr.
+	fnctl create logs -- sh -c 'echo "{\"errorType\":\"Caught\",\"errorMessage\":\"m\"}" >&2; echo 7'
+	run sh -c 'fnctl invoke logs null 2>/dev/null'
+	[ "$status" -eq 0 ] && [ "$output" = 7 ]
+	# A rejects file that cannot be opened stops everything before work.
+	fnctl create same -- cat
+	run sh -c 'echo 1 | fnctl invoke same --rejects /nonexistent/dir/rej'
+	[ "$status" -eq 2 ]
+	[[ $output == *"--rejects /nonexistent/dir/rej"* ]]
+	[[ $output != 1* ]]
+	# Another application's SQLite file is left alone.
+	sqlite3 other.db 'CREATE TABLE t(x); PRAGMA user_version = 3'
+	expect 4 fnctl --state other.db list
+	[[ $output == *"not an evkit state file"* ]]
+	[ "$(sqlite3 other.db 'PRAGMA application_id')" = 0 ]
+}

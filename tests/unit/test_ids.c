@@ -23,6 +23,9 @@ static void uuids(void)
 static void arns(void)
 {
 	struct arn a;
+	unsetenv("AWS_ACCOUNT_ID");
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_DEFAULT_REGION");
 	CHECK_INT(arn_parse("arn:aws:lambda:eu-west-1:123456789012:function:f:prod", &a), 0);
 	CHECK(a.service_len == 6 && memcmp(a.service, "lambda", 6) == 0);
 	CHECK(a.region_len == 9 && a.account_len == 12);
@@ -31,16 +34,19 @@ static void arns(void)
 	CHECK_INT(arn_parse("not-an-arn", &a), -1);
 	CHECK_INT(arn_parse("arn::lambda:r:a:x", &a), -1);
 
-	char *n = ids_name_from("arn:aws:lambda:us-east-1:1:function:hello", "lambda", "function");
+	char *n = ids_name_from("arn:aws:lambda:us-east-1:000000000000:function:hello", "lambda", "function");
 	CHECK_STR(n, "hello");
 	free(n);
-	n = ids_name_from("arn:aws:lambda:us-east-1:1:function:hello:$LATEST", "lambda", "function");
+	n = ids_name_from("arn:aws:lambda:us-east-1:000000000000:function:hello:$LATEST", "lambda", "function");
 	CHECK_STR(n, "hello");
 	free(n);
 	n = ids_name_from("plain-name", "lambda", "function");
 	CHECK_STR(n, "plain-name");
 	free(n);
-	CHECK(ids_name_from("arn:aws:sqs:us-east-1:1:q", "lambda", "function") == NULL);
+	CHECK(ids_name_from("arn:aws:sqs:us-east-1:000000000000:q", "lambda", "function") == NULL);
+	/* Another region's or account's function is not ours. */
+	CHECK(ids_name_from("arn:aws:lambda:eu-west-1:000000000000:function:f", "lambda", "function") == NULL);
+	CHECK(ids_name_from("arn:aws:lambda:us-east-1:123456789012:function:f", "lambda", "function") == NULL);
 	CHECK(ids_name_from("arn:aws:lambda:us-east-1:1:layer:x", "lambda", "function") == NULL);
 
 	unsetenv("AWS_ACCOUNT_ID");
