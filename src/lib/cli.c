@@ -37,6 +37,11 @@ int cli_signal(void)
 	return got_signal;
 }
 
+void cli_signal_done(void)
+{
+	got_signal = 0;
+}
+
 static void install_signals(void)
 {
 	struct sigaction sa;

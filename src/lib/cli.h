@@ -115,6 +115,11 @@ double cli_double(const char *what, const char *s, double lo, double hi);
  * and exit with cli_exit(). A second signal ends the program at once. */
 int cli_stopping(void);
 int cli_signal(void);            /* the signal that arrived, or 0 */
+/* The program has done what a stop request asks (finished its work in
+ * hand, released what it held): cli_exit then returns the status as it
+ * is, not 128+signal. For daemons whose documented answer to SIGTERM is a
+ * clean exit. */
+void cli_signal_done(void);
 /* Flush stdout, report a write error, and return status, or 128+signal when
  * a signal asked the program to stop. The last call of main(). */
 int cli_exit(int status);

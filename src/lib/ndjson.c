@@ -101,6 +101,13 @@ static ssize_t fill(struct nd_reader *r)
 	}
 }
 
+int nd_ready(struct nd_reader *r)
+{
+	size_t avail = r->end - r->start;
+	return r->eof || (avail > r->scanned &&
+	                  memchr(r->buf + r->start + r->scanned, '\n', avail - r->scanned));
+}
+
 static int blank(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -45,6 +45,10 @@ struct nd_reader *nd_fdopen(int fd, const char *name);
  * -1: a read error, reported on stderr. */
 int nd_next(struct nd_reader *r, struct nd_line *line);
 void nd_close(struct nd_reader *r);
+/* 1 when the next nd_next can return a line without reading (a whole line
+ * is buffered, or the input has ended): for batching what is already here
+ * without waiting for more. */
+int nd_ready(struct nd_reader *r);
 
 /* Parse a line as one JSON value; on failure returns jv_invalid() and
  * appends the reason to why (see jx_parse). */

@@ -130,6 +130,11 @@ static pid_t wait_for(pid_t pid, int *st)
 	return w;
 }
 
+int proc_spawn(const struct proc_opts *o, int stdin_fd, pid_t *pid)
+{
+	return spawn(o, stdin_fd, -1, -1, pid);
+}
+
 int proc_run(const struct proc_opts *o, const char *in, size_t inlen,
              struct proc_result *r)
 {

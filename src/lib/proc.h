@@ -45,6 +45,10 @@ struct proc_result {
 
 int proc_run(const struct proc_opts *o, const char *in, size_t inlen,
              struct proc_result *r);
+/* Start a process without waiting for it: stdin_fd becomes its stdin (-1:
+ * ours), stdout and stderr stay ours. 0 and *pid, or an errno value. The
+ * caller reaps it (waitpid) and may kill its group (-pid). */
+int proc_spawn(const struct proc_opts *o, int stdin_fd, pid_t *pid);
 void proc_result_free(struct proc_result *r);
 /* "exit status 3", "killed by signal 9 (Killed)", "timed out after 2s",
  * "cannot run 'x': No such file or directory", appended to b. */
