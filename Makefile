@@ -10,6 +10,7 @@
 #   make uninstall
 #   make lint          mandoc -Tlint on every man page
 #   make fuzz          libFuzzer targets, each for FUZZ_SECONDS (clang)
+#   make fault         the fault tests (kill -9 and friends) on the release build
 #
 # Everything built lives under bin/: programs in bin/, objects in bin/.obj/,
 # the sanitizer tree in bin/.san/. Programs are found by folder: each
@@ -57,7 +58,7 @@ SAN = bin/.san
 # Keep intermediate objects: they are what makes a second build fast.
 .SECONDARY:
 
-.PHONY: all check unit cli conformance bench demo deps install uninstall lint fuzz clean
+.PHONY: all check unit cli conformance bench demo deps install uninstall lint fuzz fault clean
 all: $(addprefix bin/,$(PROGS))
 
 # ---- release tree ---------------------------------------------------------
@@ -141,6 +142,9 @@ lint:
 
 fuzz:
 	@sh tests/fuzz/run
+
+fault: all
+	@for t in tests/fault/*.sh; do sh $$t || exit 1; done
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
