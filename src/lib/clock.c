@@ -89,7 +89,8 @@ void clock_sleep_ms(int64_t ms)
 		return;
 	}
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+	/* A stop signal (SIGINT, SIGTERM) ends the sleep early. */
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !cli_stopping())
 		;
 }
 

@@ -135,6 +135,73 @@ int proc_spawn(const struct proc_opts *o, int stdin_fd, pid_t *pid)
 	return spawn(o, stdin_fd, -1, -1, pid);
 }
 
+int proc_detach(const struct proc_opts *o, const char *log_path, pid_t *pid)
+{
+	int info[2];  /* the grandchild's pid, then exec's errno if it fails */
+	if (cloexec_pipe(info) != 0)
+		return errno;
+	char **env = make_env(o->env);
+	pid_t mid = fork();
+	if (mid < 0) {
+		int e = errno;
+		close(info[0]);
+		close(info[1]);
+		free(env);
+		return e;
+	}
+	if (mid == 0) {
+		/* The intermediate: a new session, then the real child, whose
+		 * parent it leaves at once. Only async-signal-safe calls here. */
+		setsid();
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (in < 0 || out < 0)
+			_exit(126);
+		dup2(in, 0);
+		dup2(out, 1);
+		dup2(out, 2);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		pid_t child = fork();
+		if (child == 0) {
+			environ = env;
+			execvp(o->argv[0], o->argv);
+			int e = errno;
+			ssize_t w = write(info[1], &e, sizeof e);
+			(void)w;
+			_exit(127);
+		}
+		ssize_t w = write(info[1], &child, sizeof child);
+		(void)w;
+		_exit(child > 0 ? 0 : 1);
+	}
+	close(info[1]);
+	free(env);
+	int st;
+	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+		;
+	pid_t child = -1;
+	int e = 0;
+	ssize_t r = read(info[0], &child, sizeof child);
+	if (r == (ssize_t)sizeof child) {
+		/* EOF: exec worked (the pipe closed on exec); else its errno. */
+		if (read(info[0], &e, sizeof e) != (ssize_t)sizeof e)
+			e = 0;
+	} else {
+		e = ECHILD;
+	}
+	close(info[0]);
+	if (e)
+		return e;
+	*pid = child;
+	return 0;
+}
+
 int proc_run(const struct proc_opts *o, const char *in, size_t inlen,
              struct proc_result *r)
 {

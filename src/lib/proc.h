@@ -54,6 +54,15 @@ void proc_result_free(struct proc_result *r);
  * "cannot run 'x': No such file or directory", appended to b. */
 void proc_describe(const struct proc_result *r, const char *name, struct buf *b);
 
+/*
+ * Start a process detached from this one: in a session of its own, its
+ * stdin /dev/null, its stdout and stderr appended to log_path (created
+ * 0600), orphaned at once so that nobody needs to reap it. 0 and *pid
+ * (the detached process), or an errno value (such as ENOENT when the
+ * command does not exist).
+ */
+int proc_detach(const struct proc_opts *o, const char *log_path, pid_t *pid);
+
 struct coproc {
 	pid_t pid;       /* 0 when not running */
 	int in, out;     /* our ends of its stdin and stdout */

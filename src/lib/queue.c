@@ -277,9 +277,12 @@ int queue_counts(struct state *st, const struct queue *q, struct qcounts *c)
 		"SELECT coalesce(sum(visible_ms <= ?2), 0), "
 		"coalesce(sum(visible_ms > ?2 AND receipt IS NOT NULL), 0), "
 		"coalesce(sum(visible_ms > ?2 AND receipt IS NULL), 0) "
-		"FROM messages WHERE queue = ?1");
+		"FROM messages WHERE queue = ?1 AND sent_ms > ?2 - ?3");
 	sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, clock_now_ms());
+	/* Messages past retention are dropped lazily, by the next receive:
+	 * until then they are gone for every purpose, counts included. */
+	sqlite3_bind_int64(s, 3, q->retention_ms);
 	int sr = sqlite3_step(s);
 	if (sr == SQLITE_ROW) {
 		c->visible = sqlite3_column_int64(s, 0);
@@ -717,6 +720,13 @@ static char *col_dup(sqlite3_stmt *s, int i)
 	       : xstrdup((const char *)sqlite3_column_text(s, i));
 }
 
+static const char *holder;
+
+void queue_set_holder(const char *worker_id)
+{
+	holder = worker_id;
+}
+
 /* Deliver message row id: a new receipt handle, invisible until
  * now + vis, its receive count up. Appends it to out. */
 static int deliver(struct state *st, int64_t id, int64_t now, int64_t vis,
@@ -725,7 +735,7 @@ static int deliver(struct state *st, int64_t id, int64_t now, int64_t vis,
 	sqlite3_stmt *s = state_prepare(st,
 		"UPDATE messages SET visible_ms = ?2, receive_count = receive_count + 1, "
 		"first_receive_ms = coalesce(first_receive_ms, ?3), "
-		"receipt = id || '.' || message_id || '.' || ?4 WHERE id = ?1 "
+		"receipt = id || '.' || message_id || '.' || ?4, holder = ?5 WHERE id = ?1 "
 		"RETURNING message_id, receipt, body, md5, attrs, md5_attrs, receive_count, "
 		"sent_ms, first_receive_ms, group_id, dedup_id, seq");
 	char nc[40];
@@ -734,6 +744,8 @@ static int deliver(struct state *st, int64_t id, int64_t now, int64_t vis,
 	sqlite3_bind_int64(s, 2, now + vis);
 	sqlite3_bind_int64(s, 3, now);
 	sqlite3_bind_text(s, 4, nc, -1, SQLITE_TRANSIENT);
+	if (holder)
+		sqlite3_bind_text(s, 5, holder, -1, SQLITE_STATIC);
 	int sr = sqlite3_step(s);
 	if (sr != SQLITE_ROW) {
 		sqlite3_reset(s);

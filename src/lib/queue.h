@@ -120,6 +120,11 @@ void qmsg_free(struct qmsg *m);
 int queue_receive(struct state *st, const struct queue *q, int max, int64_t visibility_ms,
                   struct qmsg **out, int *n);
 
+/* Name the worker that this process receives for (a string that outlives
+ * the receives), so that the auto scaler can release the messages of a
+ * worker that died. NULL: none. */
+void queue_set_holder(const char *worker_id);
+
 /* Delete by receipt handle. NULL on success (a handle whose message is
  * already gone succeeds, as in SQS), else the error code
  * (ReceiptHandleIsInvalid for a stale or malformed handle). *status gets

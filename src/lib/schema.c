@@ -74,6 +74,30 @@ const char *const schema_migrations[] = {
 	"  handled INTEGER NOT NULL DEFAULT 0,"
 	"  failed INTEGER NOT NULL DEFAULT 0"
 	") STRICT;",
+
+	/* 3: autoscale (scaler.c). A worker row with starting = 1 was made by
+	 * the scaler for a process it started, before the process called
+	 * home; its log is where the process writes. messages.holder names
+	 * the worker that received a message, so that a dead worker's
+	 * messages can be made visible again. One run of the scaler at a time
+	 * holds a row of locks. queues.on_wake is the argv (JSON) run when a
+	 * send takes the queue from empty to non-empty. */
+	"ALTER TABLE workers ADD COLUMN starting INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE workers ADD COLUMN log TEXT;"
+	"ALTER TABLE messages ADD COLUMN holder TEXT;"
+	"ALTER TABLE queues ADD COLUMN on_wake TEXT;"
+	"CREATE TABLE scale_history ("
+	"  queue TEXT NOT NULL,"
+	"  at_ms INTEGER NOT NULL,"
+	"  load INTEGER NOT NULL,"
+	"  desired INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE INDEX scale_history_queue ON scale_history (queue, at_ms);"
+	"CREATE TABLE locks ("
+	"  name TEXT PRIMARY KEY,"
+	"  holder TEXT NOT NULL,"
+	"  expires_ms INTEGER NOT NULL"
+	") STRICT;",
 };
 
 const int schema_count = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);

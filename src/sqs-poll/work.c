@@ -269,7 +269,10 @@ int cmd_work(struct opts *o)
 		}
 	}
 	char idbuf[40];
-	w.id = o->id ? o->id : ids_uuid(idbuf);
+	/* The auto scaler names the workers it starts through the environment. */
+	const char *env_id = getenv("EVKIT_WORKER_ID");
+	w.id = o->id ? o->id : env_id && *env_id ? env_id : ids_uuid(idbuf);
+	queue_set_holder(w.id);
 	w.vis = o->vis >= 0 ? o->vis : w.q.visibility_ms;
 	if (w.vis < 2000)
 		w.vis = 2000;  /* extensions need some room */
