@@ -219,7 +219,7 @@ static int run_once(const struct opts *o)
 	}
 	/* Counted after the dead gave their messages back. */
 	if ((rc = queue_counts(st, &q, &c)) ||
-	    (rc = scaler_history(st, q.name, now - o->pol.window_ms, &hist, &nh)))
+	    (rc = scaler_history(st, q.name, now - 2 * o->pol.window_ms, &hist, &nh)))
 		goto out;
 	struct scale_input in = { now, c.visible, c.in_flight, c.delayed, live, starting, draining };
 	struct scale_decision d;
@@ -259,7 +259,7 @@ static int run_once(const struct opts *o)
 		free(cand);
 		struct scale_sample smp = { now, d.load, d.desired };
 		if (rc == EK_OK)
-			rc = scaler_record(st, q.name, &smp, now - 2 * o->pol.window_ms);
+			rc = scaler_record(st, q.name, &smp, now - 3 * o->pol.window_ms);
 	} else {
 		for (int i = 0; i < d.start; i++)
 			started = jv_array_append(started, jv_string("(dry run)"));

@@ -170,6 +170,8 @@ void cli_usage(const struct cli_prog *p, const struct cli_cmd *cmd, FILE *f)
 		fprintf(f, "\noptions:\n");
 		print_opts(cmd->opts, f);
 		print_opts(p->opts, f);
+		if (!p->cmds && p->more)
+			fprintf(f, "\n%s", p->more);
 		return;
 	}
 	if (p->cmds) {

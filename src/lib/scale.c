@@ -1,3 +1,5 @@
+#include <stdint.h>
+
 #include "scale.h"
 
 static int clamp(long v, int lo, int hi)
@@ -36,20 +38,26 @@ void scale_decide(const struct scale_policy *p, const struct scale_input *in,
 		/* Down only to the highest desired of the window. */
 		int high = desired;
 		int64_t since = in->now_ms - p->window_ms;
-		int64_t oldest = in->now_ms;
+		/* Zero needs proof: the load was zero at the latest sample at or
+		 * before the window's start, and at every sample since. */
+		int64_t before_at = INT64_MIN;
+		long before_load = -1;
 		int zero_all_window = load == 0;
 		for (int i = 0; i < nhist; i++) {
-			if (hist[i].at_ms < oldest)
-				oldest = hist[i].at_ms;
-			if (hist[i].at_ms < since)
+			if (hist[i].at_ms <= since) {
+				if (hist[i].at_ms >= before_at) {
+					before_at = hist[i].at_ms;
+					before_load = hist[i].load;
+				}
 				continue;
+			}
 			if (hist[i].desired > high)
 				high = hist[i].desired;
 			if (hist[i].load > 0)
 				zero_all_window = 0;
 		}
 		int target = high < current ? high : current;
-		if (target == 0 && current > 0 && !(zero_all_window && oldest <= since)) {
+		if (target == 0 && current > 0 && !(zero_all_window && before_load == 0)) {
 			/* Zero only after a whole window of zero load. */
 			target = 1;
 		}

@@ -9,8 +9,9 @@
  *   current  = live + starting workers (draining ones are on their way out)
  *   - up at once to desired, unless within the tolerance of current;
  *   - down only to the highest desired of the last window, and to zero
- *     only after the load has been zero for the whole window (a history
- *     that does not reach back that far is not proof);
+ *     only after the load has been zero for the whole window: at the
+ *     latest sample at or before the window's start and at every one
+ *     since (a history that does not reach back that far is not proof);
  *   - never below min, never above max.
  *
  * Ownership: everything is the caller's; nothing is kept.
@@ -47,6 +48,8 @@ struct scale_decision {
 	const char *reason;        /* static text */
 };
 
+/* hist: the earlier runs, reaching back at least one window before the
+ * current window's start (two windows from now), in any order. */
 void scale_decide(const struct scale_policy *p, const struct scale_input *in,
                   const struct scale_sample *hist, int nhist, struct scale_decision *d);
 
