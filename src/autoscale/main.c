@@ -332,8 +332,45 @@ static int status(const struct opts *o)
 	return rc;
 }
 
+/* Completion: autoscale has no subcommand table (the queue comes first),
+ * so it answers "--complete CWORD WORDS..." itself, from the same tables. */
+static void complete(int argc, char **argv)
+{
+	int cword = argc > 2 ? atoi(argv[2]) : 0;
+	char **w = argv + 3;
+	int nw = argc - 3;
+	const char *cur = cword < nw ? w[cword] : "";
+	const char *state = NULL;
+	for (int i = 1; i < cword && i < nw; i++) {
+		if (strcmp(w[i], "--") == 0) {
+			puts("@file");
+			return;
+		}
+		if (strcmp(w[i], "--state") == 0 && i + 1 < nw)
+			state = w[i + 1];
+	}
+	if (cword > 1 && strcmp(w[cword - 1], "--state") == 0) {
+		puts("@file");
+		return;
+	}
+	if (cur[0] == '-') {
+		for (const struct cli_opt *o = run_opts; o->name; o++)
+			printf("--%s\n", o->name);
+		puts("--help\n--state\n--version");
+		return;
+	}
+	if (cword == 1)
+		puts("status");
+	if (cword == 1 || (cword == 2 && strcmp(w[1], "status") == 0))
+		complete_queues(0, state);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "--complete") == 0) {
+		complete(argc, argv);
+		return cli_exit(EK_OK);
+	}
 	cli_init(&prog, argc, argv);
 	struct opts o;
 	memset(&o, 0, sizeof o);

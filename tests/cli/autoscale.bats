@@ -203,3 +203,14 @@ EOS
 	expect 0 autoscale status jobs
 	[ -z "$output" ]
 }
+
+@test "completion: status and queue names first, then options" {
+	run autoscale --complete 1 autoscale ""
+	[ "$output" = $'status\njobs' ]
+	run autoscale --complete 2 autoscale status ""
+	[ "$output" = jobs ]
+	run autoscale --complete 2 autoscale jobs --
+	[[ $output == *--per-worker* && $output == *--scale-down-window* && $output == *--state* ]]
+	run autoscale --complete 5 autoscale jobs --max 2 -- sq
+	[ "$output" = "@file" ]
+}
