@@ -119,17 +119,6 @@ static struct state *open_state(const struct opts *o, struct queue *q)
 	return st;
 }
 
-static char *abs_path(const char *p)
-{
-	struct buf b = BUF_INIT;
-	char cwd[PATH_MAX];
-	if (p[0] != '/' && getcwd(cwd, sizeof cwd))
-		buf_printf(&b, "%s/%s", cwd, p);
-	else
-		buf_adds(&b, p);
-	return buf_detach(&b);
-}
-
 /* Start one worker, detached; its id into id (37 bytes). */
 static int start_worker(const struct opts *o, struct state *st, const struct queue *q,
                         const char *state_abs, char *id, struct buf *err)
@@ -226,7 +215,7 @@ static int run_once(const struct opts *o)
 	scale_decide(&o->pol, &in, hist, nh, &d);
 	int failed = 0;
 	if (!o->dry) {
-		char *state_abs = abs_path(state_file(st));
+		char *state_abs = state_file_abs(st);
 		for (int i = 0; i < d.start; i++) {
 			char id[40];
 			int r = start_worker(o, st, &q, state_abs, id, &errs);

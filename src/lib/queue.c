@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "ids.h"
 #include "json.h"
+#include "proc.h"
 #include "queue.h"
 
 /* ---- names and attributes --------------------------------------------------- */
@@ -28,7 +29,8 @@ void queue_free(struct queue *q)
 {
 	free(q->name);
 	free(q->dlq);
-	q->name = q->dlq = NULL;
+	free(q->on_wake);
+	q->name = q->dlq = q->on_wake = NULL;
 }
 
 char *queue_name_of(const char *s)
@@ -82,7 +84,7 @@ void queue_url(struct buf *b, const char *name)
 }
 
 #define Q_COLUMNS "name, fifo, content_dedup, visibility_ms, delay_ms, retention_ms, " \
-	"wait_ms, max_size, dlq, max_receive, created_ms, modified_ms, purged_ms"
+	"wait_ms, max_size, dlq, max_receive, created_ms, modified_ms, purged_ms, on_wake"
 
 static void row_to_queue(sqlite3_stmt *s, struct queue *q)
 {
@@ -100,6 +102,8 @@ static void row_to_queue(sqlite3_stmt *s, struct queue *q)
 	q->created_ms = sqlite3_column_int64(s, 10);
 	q->modified_ms = sqlite3_column_int64(s, 11);
 	q->purged_ms = sqlite3_column_int64(s, 12);
+	q->on_wake = sqlite3_column_type(s, 13) == SQLITE_NULL ? NULL
+	             : xstrdup((const char *)sqlite3_column_text(s, 13));
 }
 
 int queue_get(struct state *st, const char *name_url_arn, struct queue *out)
@@ -127,7 +131,9 @@ static int same_attrs(const struct queue *a, const struct queue *b)
 	       a->visibility_ms == b->visibility_ms && a->delay_ms == b->delay_ms &&
 	       a->retention_ms == b->retention_ms && a->wait_ms == b->wait_ms &&
 	       a->max_size == b->max_size && a->max_receive == b->max_receive &&
-	       ((!a->dlq && !b->dlq) || (a->dlq && b->dlq && strcmp(a->dlq, b->dlq) == 0));
+	       ((!a->dlq && !b->dlq) || (a->dlq && b->dlq && strcmp(a->dlq, b->dlq) == 0)) &&
+	       ((!a->on_wake && !b->on_wake) ||
+	        (a->on_wake && b->on_wake && strcmp(a->on_wake, b->on_wake) == 0));
 }
 
 /* The dead-letter queue must exist and be of the same kind. */
@@ -160,11 +166,11 @@ static int write_queue(struct state *st, const struct queue *q, int insert)
 	int64_t now = clock_now_ms();
 	sqlite3_stmt *s = state_prepare(st, insert
 		? "INSERT INTO queues (name, fifo, content_dedup, visibility_ms, delay_ms, "
-		  "retention_ms, wait_ms, max_size, dlq, max_receive, created_ms, modified_ms) "
-		  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)"
+		  "retention_ms, wait_ms, max_size, dlq, max_receive, created_ms, modified_ms, "
+		  "on_wake) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)"
 		: "UPDATE queues SET fifo = ?2, content_dedup = ?3, visibility_ms = ?4, "
 		  "delay_ms = ?5, retention_ms = ?6, wait_ms = ?7, max_size = ?8, dlq = ?9, "
-		  "max_receive = ?10, modified_ms = ?11 WHERE name = ?1");
+		  "max_receive = ?10, modified_ms = ?11, on_wake = ?12 WHERE name = ?1");
 	sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 2, q->fifo);
 	sqlite3_bind_int(s, 3, q->content_dedup);
@@ -177,6 +183,8 @@ static int write_queue(struct state *st, const struct queue *q, int insert)
 		sqlite3_bind_text(s, 9, q->dlq, -1, SQLITE_STATIC);
 	sqlite3_bind_int(s, 10, q->max_receive);
 	sqlite3_bind_int64(s, 11, now);
+	if (q->on_wake)
+		sqlite3_bind_text(s, 12, q->on_wake, -1, SQLITE_STATIC);
 	int sr = sqlite3_step(s);
 	sqlite3_reset(s);
 	return sr == SQLITE_DONE ? EK_OK : state_error(st, sr, "storing the queue");
@@ -597,6 +605,55 @@ static int deduplicate(struct state *st, const struct queue *q, const char *dedu
 	return 0;
 }
 
+/*
+ * The queue went from empty to non-empty: run its on_wake command,
+ * detached (the sender does not wait), its output appended to
+ * logs/wake-QUEUE.log beside the state file. A command that cannot start
+ * is reported; the send has succeeded all the same.
+ */
+static void wake(struct state *st, const struct queue *q)
+{
+	jv argv = jx_parse(q->on_wake, strlen(q->on_wake), NULL);
+	int n = jv_get_kind(argv) == JV_KIND_ARRAY ? jv_array_length(jv_copy(argv)) : 0;
+	if (n == 0) {
+		jv_free(argv);
+		return;
+	}
+	char **av = xcalloc((size_t)n + 1, sizeof *av);
+	for (int i = 0; i < n; i++) {
+		jv e = jv_array_get(jv_copy(argv), i);
+		av[i] = xstrdup(jv_get_kind(e) == JV_KIND_STRING ? jv_string_value(e) : "");
+		jv_free(e);
+	}
+	jv_free(argv);
+	struct buf dir = BUF_INIT, log = BUF_INIT, e1 = BUF_INIT, e2 = BUF_INIT;
+	char *path = state_file_abs(st);
+	const char *slash = strrchr(path, '/');
+	if (slash)
+		buf_add(&dir, path, (size_t)(slash - path));
+	else
+		buf_adds(&dir, ".");
+	buf_adds(&dir, "/logs");
+	mkdir(dir.s, 0700);
+	buf_printf(&log, "%s/wake-%s.log", dir.s, q->name);
+	buf_printf(&e1, "SQS_QUEUE_NAME=%s", q->name);
+	buf_printf(&e2, "EVKIT_STATE=%s", path);
+	char *env[] = { e1.s, e2.s, NULL };
+	struct proc_opts o = { av, env, 0, 0 };
+	pid_t pid;
+	int rc = proc_detach(&o, log.s, &pid);
+	if (rc)
+		warnf("%s: the wake-up command '%s' cannot start: %s", q->name, av[0], strerror(rc));
+	for (int i = 0; i < n; i++)
+		free(av[i]);
+	free(av);
+	buf_free(&dir);
+	buf_free(&log);
+	buf_free(&e1);
+	buf_free(&e2);
+	free(path);
+}
+
 int queue_send(struct state *st, const struct queue *q, const struct qsend *m, int n,
                struct qsent *out)
 {
@@ -608,6 +665,15 @@ int queue_send(struct state *st, const struct queue *q, const struct qsend *m, i
 	int rc = state_begin(st);
 	if (rc)
 		return rc;
+	int was_empty = 0;
+	if (q->on_wake) {
+		sqlite3_stmt *s = state_prepare(st, "SELECT NOT EXISTS (SELECT 1 FROM messages "
+		                                    "WHERE queue = ?1)");
+		sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			was_empty = sqlite3_column_int(s, 0);
+		sqlite3_reset(s);
+	}
 	if (q->fifo && (now / 1000) % 64 == 0) {
 		/* Now and then, forget deduplication ids past their window. */
 		sqlite3_stmt *s = state_prepare(st, "DELETE FROM dedup WHERE queue = ?1 AND expires_ms <= ?2");
@@ -694,6 +760,11 @@ int queue_send(struct state *st, const struct queue *q, const struct qsend *m, i
 	if ((rc = state_commit(st)))
 		return rc;
 	queue_notify(st, q->name);
+	int sent = 0;
+	for (int i = 0; i < n; i++)
+		sent += !out[i].error;
+	if (was_empty && sent)
+		wake(st, q);
 	return EK_OK;
 fail:
 	state_rollback(st);

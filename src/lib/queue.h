@@ -33,6 +33,8 @@ struct queue {
 	char *dlq;         /* dead-letter queue name, or NULL */
 	int max_receive;   /* with dlq: receives before the move */
 	int64_t created_ms, modified_ms, purged_ms;
+	char *on_wake;     /* argv as JSON text, run when a send takes the
+	                      queue from empty to non-empty; or NULL */
 };
 
 /* SQS's defaults and limits. */

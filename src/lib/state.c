@@ -288,6 +288,17 @@ const char *state_file(struct state *st)
 	return st->path;
 }
 
+char *state_file_abs(struct state *st)
+{
+	struct buf b = BUF_INIT;
+	char cwd[4096];
+	if (st->path[0] != '/' && getcwd(cwd, sizeof cwd))
+		buf_printf(&b, "%s/%s", cwd, st->path);
+	else
+		buf_adds(&b, st->path);
+	return buf_detach(&b);
+}
+
 int state_begin(struct state *st)
 {
 	return exec(st, "BEGIN IMMEDIATE", "starting a transaction");

@@ -42,6 +42,9 @@ int state_open(const char *opt_path, int flags, struct state **out);
 void state_close(struct state *st);
 sqlite3 *state_db(struct state *st);
 const char *state_file(struct state *st);
+/* The state file's absolute path (a new string), for the environment of
+ * processes that may run elsewhere (EVKIT_STATE). */
+char *state_file_abs(struct state *st);
 
 /* The schema version this build understands. */
 int state_schema_version(void);
