@@ -2,8 +2,9 @@
  * libFuzzer target for the foundation's parsers of outside input: one JSON
  * line (jx_parse, with its UTF-8 check), RFC 3339 timestamps, durations and
  * ARNs. The first byte picks the parser. Nothing may crash, leak or read
- * out of bounds, and a value that parses must dump and parse again to an
- * equal value.
+ * out of bounds, and a value that parses must dump to text that parses and
+ * dumps to the same text (a number too large for a double becomes the
+ * largest one, so the value itself may not survive the first dump).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,10 +29,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (jv_is_valid(v)) {
 			char *d = jx_dumps(v);
 			jv w = jx_parse(d, strlen(d), NULL);
-			if (!jx_equal(v, w))
+			if (!jv_is_valid(w))
+				abort();
+			char *e = jx_dumps(w);
+			if (strcmp(d, e) != 0)
 				abort();
 			jv_free(w);
 			free(d);
+			free(e);
 		}
 		jv_free(v);
 		break;
