@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "pattern.h"
 
 jv jx_get(jv obj, const char *key)
 {
@@ -127,45 +128,6 @@ size_t jx_utf8_invalid_at(const char *s, size_t n)
 	return 0;
 }
 
-/*
- * libjq 1.6 also takes nan, NaN and infinity as numbers, which JSON does
- * not have (and which would come out as null): outside strings, a run of
- * letters must be true, false or null, or the exponent of a number.
- * Returns the 1-based column of the first bad letter, or 0.
- */
-static size_t bad_literal_at(const char *s, size_t n)
-{
-	int in_str = 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_str = 0;
-			continue;
-		}
-		if (c == '"') {
-			in_str = 1;
-			continue;
-		}
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
-			continue;
-		if ((c == 'e' || c == 'E') && i > 0 && s[i - 1] >= '0' && s[i - 1] <= '9')
-			continue;
-		size_t j = i;
-		while (j < n && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z')))
-			j++;
-		size_t len = j - i;
-		if (!((len == 4 && memcmp(s + i, "true", 4) == 0) ||
-		      (len == 5 && memcmp(s + i, "false", 5) == 0) ||
-		      (len == 4 && memcmp(s + i, "null", 4) == 0)))
-			return i + 1;
-		i = j - 1;
-	}
-	return 0;
-}
-
 /* libjq's messages end in "at line L, column C" (or "at EOF at line L,
  * column C"); evkit reports one line at a time, so only the column is
  * worth keeping, and it goes first. */
@@ -204,12 +166,27 @@ jv jx_parse(const char *s, size_t n, struct buf *why)
 			buf_adds(why, "invalid JSON: no value");
 		return jv_invalid();
 	}
-	/* libjq 1.6 stops reading at an embedded NUL, which would hide the
-	 * rest of the line. */
-	if (memchr(s, '\0', n)) {
+	/* A control character is never valid JSON (inside strings it must be
+	 * escaped). Catch them here: libjq 1.6 stops at an embedded NUL,
+	 * which would hide the rest of the line, and leaks memory on some
+	 * inputs holding its record separator 0x1e. */
+	for (size_t k = 0; k < n; k++) {
+		unsigned char c = (unsigned char)s[k];
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+			if (why)
+				buf_printf(why, "invalid JSON at column %zu: control character 0x%02x%s",
+				           k + 1, c, c == 0 ? " (NUL byte)" : "");
+			return jv_invalid();
+		}
+	}
+	/* Validate first with the strict scanner of pattern.c: libjq 1.6 leaks
+	 * memory on some malformed inputs (and a long-running filter meets
+	 * many), and takes nan, NaN and infinity, which JSON does not have.
+	 * libjq then only ever parses valid JSON. */
+	size_t off = 0;
+	if (pattern_json_valid(s, n, &off) != 0) {
 		if (why)
-			buf_printf(why, "invalid JSON at column %zu: NUL byte",
-			           (size_t)((const char *)memchr(s, '\0', n) - s) + 1);
+			buf_printf(why, "invalid JSON at column %zu", off + 1);
 		return jv_invalid();
 	}
 	if (n > 0x7fffffff) {
@@ -218,13 +195,6 @@ jv jx_parse(const char *s, size_t n, struct buf *why)
 		return jv_invalid();
 	}
 	jv v = jv_parse_sized(s, (int)n);
-	size_t lit;
-	if (jv_is_valid(v) && (lit = bad_literal_at(s, n)) != 0) {
-		jv_free(v);
-		if (why)
-			buf_printf(why, "invalid JSON at column %zu: not a JSON literal", lit);
-		return jv_invalid();
-	}
 	if (!jv_is_valid(v)) {
 		if (why) {
 			jv m = jv_invalid_get_msg(jv_copy(v));
