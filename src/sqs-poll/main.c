@@ -94,7 +94,8 @@ static void complete_queues(int operand, const char *state_path);
 static const struct cli_cmd commands[] = {
 	{ "change-visibility", "QUEUE HANDLE TIME", "hide a received message for TIME from now",
 	  no_opts, Q1, complete_queues },
-	{ "create", "QUEUE", "create a queue (SQS's attributes as options)", create_opts, Q0, NULL },
+	{ "create", "QUEUE", "create a queue (SQS's attributes as options)", create_opts, Q0,
+	  complete_queues },  /* for --dlq: the new queue's own name is not completed */
 	{ "delete", "QUEUE [HANDLE...]",
 	  "delete messages by receipt handle (arguments, or lines of stdin); --queue: the queue",
 	  delete_opts, Q1, complete_queues },
@@ -229,9 +230,12 @@ static void parse(const struct cli_cmd *cmd, int argc, char **argv, struct opts 
 
 static void need_ops(const struct cli_cmd *cmd, const struct opts *o, int lo, int hi)
 {
+	/* The first operand's name from the synopsis: QUEUE, or WORKER-ID. */
+	int first = (int)strcspn(cmd->args, " ");
+	if (o->nops < lo && lo == 1)
+		cli_usage_error(&sqs_prog, cmd, "a %.*s is needed", first, cmd->args);
 	if (o->nops < lo)
-		cli_usage_error(&sqs_prog, cmd, "%s", lo == 1 ? "a QUEUE is needed"
-		                                              : "more operands are needed");
+		cli_usage_error(&sqs_prog, cmd, "more operands are needed");
 	if (o->nops > hi)
 		cli_usage_error(&sqs_prog, cmd, "too many operands");
 }
@@ -399,7 +403,10 @@ int main(int argc, char **argv)
 {
 	cli_init(&sqs_prog, argc, argv);
 	const struct cli_cmd *cmd = cli_command(&sqs_prog, argc, argv);
+	/* cli_command moved the command word to the end: cut it off, or the
+	 * CMD of "work Q -- CMD ARG..." would get it as one more argument. */
 	argc--;
+	argv[argc] = NULL;
 	struct opts o;
 	parse(cmd, argc, argv, &o);
 	const char *n = cmd->name;

@@ -64,14 +64,18 @@ static int make_pending(const struct opts *o, const struct nd_line *l, struct pe
 		jv_free(e);
 		return -1;
 	}
-	const char *body = jx_str(e, "MessageBody");
-	if (!body) {
+	/* The body's length from the string itself: a "\u0000" in it must
+	 * reach the check of SQS's characters, not cut the body short. */
+	jv bj = jx_get(e, "MessageBody");
+	if (jv_get_kind(bj) != JV_KIND_STRING) {
+		jv_free(bj);
 		buf_adds(why, "the entry has no MessageBody string");
 		jv_free(e);
 		return -1;
 	}
 	int64_t d = entry_delay(e, why);
 	if (why->len) {
+		jv_free(bj);
 		jv_free(e);
 		return -1;
 	}
@@ -81,9 +85,10 @@ static int make_pending(const struct opts *o, const struct nd_line *l, struct pe
 	if (jv_is_valid(a)) {
 		p->m.attrs = a;
 	}
-	p->body = xstrdup(body);
+	p->m.len = (size_t)jv_string_length_bytes(jv_copy(bj));
+	p->body = xstrndup(jv_string_value(bj), p->m.len);
 	p->m.body = p->body;
-	p->m.len = strlen(body);
+	jv_free(bj);
 	if (jx_str(e, "MessageGroupId"))
 		p->m.group = jx_str(e, "MessageGroupId");
 	if (jx_str(e, "MessageDeduplicationId"))
@@ -153,6 +158,10 @@ int cmd_send(struct opts *o)
 	struct queue q;
 	sqs_queue(st, o->ops[0], &q);
 	int rc = EK_OK, stop = 0;
+	/* A batch is checked in the library as it is sent: with --strict, one
+	 * line at a time, so that nothing after the first rejection is sent. */
+	if (o->rj.strict)
+		o->batch = 1;
 	if (o->nops == 2) {
 		/* One body from the command line. */
 		struct nd_line l = { o->ops[1], strlen(o->ops[1]), 1, "BODY" };

@@ -303,12 +303,17 @@ int cmd_work(struct opts *o)
 		int stopping = draining || cli_stopping();
 		if (stopping && w.njobs == 0)
 			break;
-		int64_t next_ext = extend(&w, clock_now_ms());
 		int got = 0;
 		if (!stopping && w.njobs < o->concurrency) {
 			struct qmsg *m;
 			int n;
 			int want = o->concurrency - w.njobs;
+			/* FIFO: one at a time. A receive may return several
+			 * messages of one group, which must run in order, not
+			 * side by side; one in flight holds its group, so the
+			 * next receive brings another group's. */
+			if (w.q.fifo)
+				want = 1;
 			if ((rc = queue_receive(w.st, &w.q, want > 10 ? 10 : want, w.vis, &m, &n)))
 				break;
 			for (int i = 0; i < n; i++) {
@@ -327,6 +332,10 @@ int cmd_work(struct opts *o)
 			break;
 		if (got && w.njobs < o->concurrency)
 			continue;  /* there may be more right away */
+		/* After the receive: the jobs just started need their first
+		 * extension timed too, or the sleep below outlasts their
+		 * visibility and a long job is handed to a second worker. */
+		int64_t next_ext = extend(&w, clock_now_ms());
 		/* Sleep until a child ends, a message arrives, or a timer. */
 		int64_t wait = next_hb - clock_mono_ms();
 		if (next_ext != INT64_MAX && next_ext - clock_now_ms() < wait)
@@ -351,8 +360,10 @@ int cmd_work(struct opts *o)
 	/* Whatever happened, let the messages in hand finish (SIGTERM, drain). */
 	while (w.njobs > 0) {
 		struct pollfd p = { chld_pipe[0], POLLIN, 0 };
-		poll(&p, 1, 1000);
-		extend(&w, clock_now_ms());
+		int64_t ne = extend(&w, clock_now_ms()), t = 1000;
+		if (ne != INT64_MAX && ne - clock_now_ms() < t)
+			t = ne - clock_now_ms() < 0 ? 0 : ne - clock_now_ms();
+		poll(&p, 1, (int)t);
 		int r = reap(&w);
 		if (r && !rc)
 			rc = r;

@@ -22,7 +22,7 @@ ms() { date -u -d "$1" +%s%3N; }
 
 # A live worker in the registry: this test's shell is its process.
 live_worker() { # ID LAST_SEEN_RFC3339 [IN_FLIGHT]
-	sqlite3 "$EVKIT_STATE" "INSERT INTO workers (id, queue, pid, host, started_ms, last_seen_ms, in_flight)
+	sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" "INSERT INTO workers (id, queue, pid, host, started_ms, last_seen_ms, in_flight)
 		VALUES ('$1', 'jobs', $$, '$HOST', $(ms "$2"), $(ms "$2"), ${3:-0})"
 }
 
@@ -75,8 +75,8 @@ scale() { # autoscale jobs with the test's policy; the event's detail on stdout
 	seq 1 120 | sqs-poll send jobs >/dev/null
 	run scale --dry-run
 	echo "$output" | jq -e '.desired == 3 and .dryRun == true'
-	[ "$(sqlite3 "$EVKIT_STATE" 'SELECT count(*) FROM workers')" -eq 0 ]
-	[ "$(sqlite3 "$EVKIT_STATE" 'SELECT count(*) FROM scale_history')" -eq 0 ]
+	[ "$(sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" 'SELECT count(*) FROM workers')" -eq 0 ]
+	[ "$(sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" 'SELECT count(*) FROM scale_history')" -eq 0 ]
 }
 
 @test "tolerance: a change within 10% is skipped" {
@@ -99,19 +99,19 @@ scale() { # autoscale jobs with the test's policy; the event's detail on stdout
 	sqs-poll purge jobs
 	# Load gone a minute later: the window still remembers 4.
 	export EVKIT_NOW=2027-03-01T10:01:00Z
-	sqlite3 "$EVKIT_STATE" "UPDATE workers SET last_seen_ms = $(ms $EVKIT_NOW)"
+	sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" "UPDATE workers SET last_seen_ms = $(ms $EVKIT_NOW)"
 	run scale
 	echo "$output" | jq -e '.load.total == 0 and .target == 4 and (.retired | length) == 0'
 	# Past the window from the busy run, but load has not been zero for a
 	# whole window since the first zero sample: keep one.
 	export EVKIT_NOW=2027-03-01T10:05:30Z
-	sqlite3 "$EVKIT_STATE" "UPDATE workers SET last_seen_ms = $(ms $EVKIT_NOW)"
+	sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" "UPDATE workers SET last_seen_ms = $(ms $EVKIT_NOW)"
 	run scale
 	echo "$output" | jq -e '.target == 1 and (.retired | length) == 3'
-	[ "$(sqlite3 "$EVKIT_STATE" 'SELECT count(*) FROM workers WHERE draining = 1')" -eq 3 ]
+	[ "$(sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" 'SELECT count(*) FROM workers WHERE draining = 1')" -eq 3 ]
 	# A whole window of zero load: scale to zero.
 	export EVKIT_NOW=2027-03-01T10:11:00Z
-	sqlite3 "$EVKIT_STATE" "DELETE FROM workers WHERE draining = 1; UPDATE workers SET last_seen_ms = $(ms $EVKIT_NOW)"
+	sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" "DELETE FROM workers WHERE draining = 1; UPDATE workers SET last_seen_ms = $(ms $EVKIT_NOW)"
 	run scale
 	echo "$output" | jq -e '.target == 0 and (.retired | length) == 1'
 }
@@ -123,7 +123,7 @@ scale() { # autoscale jobs with the test's policy; the event's detail on stdout
 	sqs-poll send jobs x >/dev/null
 	run autoscale jobs --max 1 --per-worker 50 -- true
 	echo "$output" | jq -e '.detail.target == 1 and .detail.retired == ["idle"]'
-	[ "$(sqlite3 "$EVKIT_STATE" "SELECT draining FROM workers WHERE id = 'busy'")" -eq 0 ]
+	[ "$(sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" "SELECT draining FROM workers WHERE id = 'busy'")" -eq 0 ]
 }
 
 @test "dead workers are dropped and their messages become visible again" {
@@ -131,20 +131,20 @@ scale() { # autoscale jobs with the test's policy; the event's detail on stdout
 	sqs-poll send jobs held >/dev/null
 	export EVKIT_NOW=2027-03-01T10:00:01Z
 	sqs-poll recv jobs --visibility-timeout 1h >/dev/null
-	sqlite3 "$EVKIT_STATE" "UPDATE messages SET holder = 'gone'"
+	sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" "UPDATE messages SET holder = 'gone'"
 	# Six minutes without calling home: dead.
 	export EVKIT_NOW=2027-03-01T10:06:00Z
 	run scale
 	echo "$output" | jq -e '.workers.dead == ["gone"] and .releasedMessages == 1
 		and .load.visible == 1 and (.started | length) == 1'
-	[ "$(sqlite3 "$EVKIT_STATE" "SELECT count(*) FROM workers WHERE id = 'gone'")" -eq 0 ]
+	[ "$(sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" "SELECT count(*) FROM workers WHERE id = 'gone'")" -eq 0 ]
 }
 
 @test "a worker whose process is gone is dead at once, and replaced" {
 	seq 1 60 | sqs-poll send jobs >/dev/null
 	run scale
 	echo "$output" | jq -e '(.started | length) == 2'
-	pid=$(sqlite3 "$EVKIT_STATE" 'SELECT pid FROM workers LIMIT 1')
+	pid=$(sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" 'SELECT pid FROM workers LIMIT 1')
 	kill -9 "$pid"
 	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	run scale
@@ -153,17 +153,17 @@ scale() { # autoscale jobs with the test's policy; the event's detail on stdout
 
 @test "one run at a time: a held lock makes a run wait, then skip" {
 	unset EVKIT_NOW
-	sqlite3 "$EVKIT_STATE" "INSERT INTO locks VALUES ('autoscale:jobs', 'someone', $(( $(date +%s%3N) + 60000 )))"
+	sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" "INSERT INTO locks VALUES ('autoscale:jobs', 'someone', $(( $(date +%s%3N) + 60000 )))"
 	seq 1 100 | sqs-poll send jobs >/dev/null
 	run autoscale jobs --max 4 --per-worker 50 --lock-wait 200ms -- true
 	[ "$status" -eq 0 ]
 	[[ $output == *"another run holds the lock; this one is skipped"* ]]
-	[ "$(sqlite3 "$EVKIT_STATE" 'SELECT count(*) FROM workers')" -eq 0 ]
+	[ "$(sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" 'SELECT count(*) FROM workers')" -eq 0 ]
 	# An expired lock (a run that died) is taken over.
-	sqlite3 "$EVKIT_STATE" "UPDATE locks SET expires_ms = 0"
+	sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" "UPDATE locks SET expires_ms = 0"
 	run scale
 	echo "$output" | jq -e '(.started | length) == 2'
-	[ "$(sqlite3 "$EVKIT_STATE" 'SELECT count(*) FROM locks')" -eq 0 ]
+	[ "$(sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" 'SELECT count(*) FROM locks')" -eq 0 ]
 }
 
 @test "end to end: 500 messages, real workers, drained, retired to zero, nothing lost" {
@@ -195,7 +195,7 @@ EOS
 	run autoscale jobs $policy -- $worker
 	echo "$output" | jq -e '.detail.target == 0'
 	for i in $(seq 100); do
-		n=$(sqlite3 "$EVKIT_STATE" 'SELECT count(*) FROM workers')
+		n=$(sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" 'SELECT count(*) FROM workers')
 		[ "$n" -eq 0 ] && break
 		sleep 0.1
 	done
