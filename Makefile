@@ -62,7 +62,7 @@ SAN = bin/.san
 all: $(addprefix bin/,$(PROGS))
 
 # ---- release tree ---------------------------------------------------------
-$(REL)/%.o: src/%.c $(wildcard src/lib/*.h) | $(REL)/lib
+$(REL)/%.o: src/%.c $(wildcard src/*/*.h) | $(REL)/lib
 	@mkdir -p $(dir $@)
 	@[ "$(V)" = 1 ] || echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_REL) -c -o $@ $<
@@ -84,7 +84,7 @@ endef
 $(foreach p,$(PROGS),$(eval $(call prog_rules,$(p))))
 
 # ---- sanitizer tree -------------------------------------------------------
-$(SAN)/%.o: src/%.c $(wildcard src/lib/*.h)
+$(SAN)/%.o: src/%.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	@[ "$(V)" = 1 ] || echo "  CC san  $<"
 	$(Q)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_SAN) -c -o $@ $<

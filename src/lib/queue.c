@@ -350,6 +350,8 @@ jv queue_attributes(const struct queue *q, const struct qcounts *c)
 		buf_free(&d);
 		buf_free(&policy);
 	}
+	if (q->on_wake)  /* evkit's own: the wake-up command, as JSON text */
+		a = jv_object_set(a, jv_string("OnWakeCommand"), jv_string(q->on_wake));
 	if (q->fifo) {
 		a = jv_object_set(a, jv_string("FifoQueue"), jv_string("true"));
 		a = jv_object_set(a, jv_string("ContentBasedDeduplication"),

@@ -28,15 +28,22 @@ static const struct cli_opt common_opts[] = {
 	D(OP_VIS, "visibility-timeout", "TIME", "hide received messages this long (default 30s)"), \
 	D(OP_WAIT, "wait", "TIME", "default long-poll time of recv (0-20s)")
 
+#define ON_WAKE_OPT D(OP_ON_WAKE, "on-wake", NULL, \
+	"run the command after '--', detached, when a send takes the queue from empty")
+
 static const struct cli_opt create_opts[] = {
 	D(OP_CBD, "content-based-dedup", NULL, "FIFO: deduplicate by the body's SHA-256"),
 	D(OP_FIFO, "fifo", NULL, "a FIFO queue (its name ends in .fifo)"),
+	ON_WAKE_OPT,
 	QUEUE_ATTR_OPTS,
 	CLI_END,
 };
 
 static const struct cli_opt set_opts[] = {
 	D(OP_CBD, "content-based-dedup", NULL, "FIFO: deduplicate by the body's SHA-256"),
+	D(OP_NO_DLQ, "no-dlq", NULL, "remove the redrive policy"),
+	D(OP_NO_ON_WAKE, "no-on-wake", NULL, "remove the wake-up command"),
+	ON_WAKE_OPT,
 	QUEUE_ATTR_OPTS,
 	CLI_END,
 };
@@ -94,7 +101,8 @@ static void complete_queues(int operand, const char *state_path);
 static const struct cli_cmd commands[] = {
 	{ "change-visibility", "QUEUE HANDLE TIME", "hide a received message for TIME from now",
 	  no_opts, Q1, complete_queues },
-	{ "create", "QUEUE", "create a queue (SQS's attributes as options)", create_opts, Q0,
+	{ "create", "QUEUE [--on-wake -- CMD [ARG...]]",
+	  "create a queue (SQS's attributes as options)", create_opts, Q0,
 	  complete_queues },  /* for --dlq: the new queue's own name is not completed */
 	{ "delete", "QUEUE [HANDLE...]",
 	  "delete messages by receipt handle (arguments, or lines of stdin); --queue: the queue",
@@ -110,7 +118,8 @@ static const struct cli_cmd commands[] = {
 	  redrive_opts, Q1, complete_queues },
 	{ "send", "QUEUE [BODY]", "send BODY, or each line of stdin, as a message",
 	  send_opts, Q1, complete_queues },
-	{ "set-attributes", "QUEUE", "change a queue's attributes", set_opts, Q1, complete_queues },
+	{ "set-attributes", "QUEUE [--on-wake -- CMD [ARG...]]", "change a queue's attributes",
+	  set_opts, Q1, complete_queues },
 	{ "work", "QUEUE -- CMD [ARG...]", "run CMD on each message; delete it when CMD succeeds",
 	  work_opts, Q1, complete_queues },
 	{ "workers", "[QUEUE]", "print the worker registry, one JSON line each", no_opts, Q1,
@@ -181,7 +190,8 @@ static void parse(const struct cli_cmd *cmd, int argc, char **argv, struct opts 
 	o->num = 1;
 	o->concurrency = 1;
 	int dashes = argc;
-	if (strcmp(cmd->name, "work") == 0)
+	if (strcmp(cmd->name, "work") == 0 || strcmp(cmd->name, "create") == 0 ||
+	    strcmp(cmd->name, "set-attributes") == 0)
 		for (int i = 1; i < argc; i++)
 			if (strcmp(argv[i], "--") == 0) {
 				dashes = i;
@@ -203,6 +213,9 @@ static void parse(const struct cli_cmd *cmd, int argc, char **argv, struct opts 
 		case OP_DLQ: o->dlq = a; break;
 		case OP_FIFO: o->fifo = 1; break;
 		case OP_CBD: o->cbd = 1; break;
+		case OP_ON_WAKE: o->on_wake = 1; break;
+		case OP_NO_ON_WAKE: o->no_on_wake = 1; break;
+		case OP_NO_DLQ: o->no_dlq = 1; break;
 		case OP_ENTRIES: o->entries = 1; break;
 		case OP_GROUP: o->group = a; break;
 		case OP_DEDUP: o->dedup = a; break;
@@ -250,6 +263,11 @@ static void apply_attrs(const struct opts *o, struct queue *q)
 	if (o->max_size >= 0) q->max_size = o->max_size;
 	if (o->max_receive >= 0) q->max_receive = (int)o->max_receive;
 	if (o->cbd >= 0) q->content_dedup = o->cbd;
+	if (o->no_dlq) {
+		free(q->dlq);
+		q->dlq = NULL;
+		q->max_receive = 0;
+	}
 	if (o->dlq) {
 		free(q->dlq);
 		q->dlq = queue_name_of(o->dlq);
@@ -260,6 +278,23 @@ static void apply_attrs(const struct opts *o, struct queue *q)
 		dief(EK_USAGE, "--dlq and --max-receive go together (the redrive policy)");
 	if (q->content_dedup && !q->fifo)
 		dief(EK_USAGE, "--content-based-dedup is for FIFO queues");
+	if (o->on_wake && (!o->cmd || !o->cmd[0]))
+		dief(EK_USAGE, "--on-wake: the command goes after '--': "
+		     "sqs-poll create QUEUE --on-wake -- CMD [ARG...]");
+	if (!o->on_wake && o->cmd)
+		dief(EK_USAGE, "a command after '--' is for --on-wake");
+	if (o->no_on_wake) {
+		free(q->on_wake);
+		q->on_wake = NULL;
+	}
+	if (o->on_wake) {
+		jv a = jv_array();
+		for (int i = 0; o->cmd[i]; i++)
+			a = jv_array_append(a, jv_string(o->cmd[i]));
+		free(q->on_wake);
+		q->on_wake = jx_dumps(a);
+		jv_free(a);
+	}
 }
 
 static int cmd_create(const struct cli_cmd *cmd, struct opts *o)

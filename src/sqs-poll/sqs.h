@@ -16,7 +16,7 @@ enum {
 	OP_VIS = 0x100, OP_DELAY, OP_RETENTION, OP_WAIT, OP_MAX_SIZE, OP_DLQ, OP_MAX_RECEIVE,
 	OP_FIFO, OP_CBD, OP_ENTRIES, OP_GROUP, OP_DEDUP, OP_BATCH, OP_ATTRS, OP_UNTIL_EMPTY,
 	OP_QUEUE, OP_TO, OP_ID, OP_CONCURRENCY = 'c', OP_HEARTBEAT = 0x200, OP_ASYNC,
-	OP_RETRY_DELAY, OP_IDLE_EXIT, OP_NUM = 'n',
+	OP_RETRY_DELAY, OP_IDLE_EXIT, OP_NUM = 'n', OP_ON_WAKE = 0x300, OP_NO_ON_WAKE, OP_NO_DLQ,
 };
 
 struct opts {
@@ -25,6 +25,7 @@ struct opts {
 	int64_t vis, delay, retention, wait, max_size, max_receive;
 	const char *dlq;
 	int fifo, cbd;
+	int on_wake, no_on_wake, no_dlq;
 	/* messages */
 	int entries, batch, num, until_empty, whole_queue;
 	const char *group, *dedup, *attrs, *to, *id;

@@ -214,3 +214,25 @@ EOS
 	run autoscale --complete 5 autoscale jobs --max 2 -- sq
 	[ "$output" = "@file" ]
 }
+
+@test "wake-up mode: a send to an empty queue runs autoscale at once" {
+	unset EVKIT_NOW
+	cat >handler <<'EOS'
+#!/bin/sh
+read -r body
+echo "$body" >>"$WORK/done.log"
+EOS
+	chmod +x handler
+	export WORK
+	sqs-poll create woken --on-wake -- autoscale woken --max 2 --per-worker 10 \
+		-- sqs-poll work woken --idle-exit 1s -- "$WORK/handler" >/dev/null
+	seq 1 20 | sqs-poll send woken >/dev/null
+	for i in $(seq 100); do
+		[ -f done.log ] && [ "$(sort -u done.log | wc -l)" -eq 20 ] && break
+		sleep 0.1
+	done
+	[ "$(sort -u done.log | wc -l)" -eq 20 ]
+	# The wake-up's own decision went to its log.
+	jq -e '.detail.reason == "load rose: scale up" and (.detail.started | length) == 2' \
+		"$WORK/logs/wake-woken.log"
+}

@@ -917,3 +917,38 @@ wait_exit() {
 	[ "$(grep B log | tr -d '\n')" = B1B2B3B4 ]
 	[ "$(counts q.fifo)" = "0 0 0" ]
 }
+
+@test "--on-wake runs a command, detached, when a send takes the queue from empty" {
+	sqs-poll create wq --on-wake -- sh -c 'echo "woke $SQS_QUEUE_NAME" >>"$0"' "$WORK/woke"
+	expect 0 sqs-poll get-attributes wq
+	echo "$output" | jq -e '.Attributes.OnWakeCommand | fromjson | .[0] == "sh"'
+	sqs-poll send wq a >/dev/null
+	sqs-poll send wq b >/dev/null          # not empty: no second wake-up
+	for i in $(seq 50); do [ -s "$WORK/woke" ] && break; sleep 0.1; done
+	sleep 0.3
+	[ "$(cat "$WORK/woke")" = "woke wq" ]
+	sqs-poll recv wq -n 10 | sqs-poll delete wq
+	sqs-poll send wq c >/dev/null          # empty again: wakes
+	for i in $(seq 50); do [ "$(wc -l <"$WORK/woke")" -eq 2 ] && break; sleep 0.1; done
+	[ "$(wc -l <"$WORK/woke")" -eq 2 ]
+	[ -f "$WORK/logs/wake-wq.log" ]
+	expect 0 sqs-poll set-attributes wq --no-on-wake
+	expect 0 sqs-poll get-attributes wq
+	echo "$output" | jq -e '.Attributes.OnWakeCommand == null'
+	expect 2 sqs-poll create wq2 --on-wake
+	[[ $output == *"the command goes after '--'"* ]]
+	expect 2 sqs-poll create wq2 -- true
+	[[ $output == *"is for --on-wake"* ]]
+	# A command that cannot start is reported; the send still succeeds.
+	sqs-poll create wq3 --on-wake -- /nonexistent/wake
+	expect 0 sqs-poll send wq3 x
+	[[ $output == *"cannot start"* ]]
+}
+
+@test "set-attributes --no-dlq removes the redrive policy" {
+	sqs-poll create nd-dead >/dev/null
+	sqs-poll create nd --dlq nd-dead --max-receive 2 >/dev/null
+	expect 0 sqs-poll set-attributes nd --no-dlq
+	expect 0 sqs-poll get-attributes nd
+	echo "$output" | jq -e '.Attributes.RedrivePolicy == null'
+}
