@@ -39,6 +39,10 @@ const char *jx_kind_name(jv_kind k);
 
 /* Serialise v compactly into b (appended). Strings are escaped as JSON. */
 void jx_dump(struct buf *b, jv v);
+/* Append s[0..n) as a JSON string literal, escaped as libjq escapes
+ * (the same bytes jx_dump would write for that string). s must be valid
+ * UTF-8. For writers that build a line without making jv values. */
+void jx_add_string(struct buf *b, const char *s, size_t n);
 /* Serialise v as a new C string the caller frees. */
 char *jx_dumps(jv v);
 

@@ -1104,26 +1104,33 @@ static int find_receipt(struct state *st, const struct queue *q, const char *rec
 	return r;
 }
 
+int queue_delete_batch(struct state *st, const struct queue *q, const char *const *receipts,
+                       int n, const char **codes, struct buf *whys)
+{
+	int status = state_begin(st);
+	if (status)
+		return status;
+	for (int i = 0; i < n; i++) {
+		int64_t id, visible;
+		int r = find_receipt(st, q, receipts[i], &id, &visible, &whys[i], &status);
+		if (r == R_CURRENT)
+			status = exec_id(st, "DELETE FROM messages WHERE id = ?1",
+			                 id, NULL, 0, "deleting the message");
+		if (r == R_ERROR || status) {
+			state_rollback(st);
+			return status ? status : EK_STATE;
+		}
+		codes[i] = r == R_INVALID || r == R_STALE ? "ReceiptHandleIsInvalid" : NULL;
+	}
+	return state_commit(st);
+}
+
 const char *queue_delete_message(struct state *st, const struct queue *q,
                                  const char *receipt, struct buf *why, int *status)
 {
-	int64_t id, visible;
-	if ((*status = state_begin(st)))
-		return "InternalError";
-	int r = find_receipt(st, q, receipt, &id, &visible, why, status);
-	if (r == R_CURRENT) {
-		*status = exec_id(st, "DELETE FROM messages WHERE id = ?1",
-		                  id, NULL, 0, "deleting the message");
-		if (*status)
-			r = R_ERROR;
-	}
-	if (r == R_ERROR) {
-		state_rollback(st);
-		return "InternalError";
-	}
-	if ((*status = state_commit(st)))
-		return "InternalError";
-	return r == R_INVALID || r == R_STALE ? "ReceiptHandleIsInvalid" : NULL;
+	const char *code = NULL;
+	*status = queue_delete_batch(st, q, &receipt, 1, &code, why);
+	return *status ? "InternalError" : code;
 }
 
 const char *queue_change_visibility(struct state *st, const struct queue *q,

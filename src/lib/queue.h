@@ -133,6 +133,11 @@ void queue_set_holder(const char *worker_id);
  * EK_OK or a state error status. */
 const char *queue_delete_message(struct state *st, const struct queue *q,
                                  const char *receipt, struct buf *why, int *status);
+/* Delete n messages by receipt handle in one transaction: codes[i] and
+ * whys[i] as for queue_delete_message. Returns EK_OK, or a state error
+ * status (then nothing was deleted). */
+int queue_delete_batch(struct state *st, const struct queue *q, const char *const *receipts,
+                       int n, const char **codes, struct buf *whys);
 const char *queue_change_visibility(struct state *st, const struct queue *q,
                                     const char *receipt, int64_t visibility_ms,
                                     struct buf *why, int *status);
