@@ -114,6 +114,23 @@ static void pointers_and_dump(void)
 	jv_free(w);
 }
 
+static void hand_written_strings(void)
+{
+	/* jx_add_string writes what libjq writes for the same string. */
+	const char *cases[] = { "", "plain", "q\"uote", "back\\slash", "\n\t\r\b\f",
+	                        "\x01\x1f\x7f", "\xc3\xa9t\xc3\xa9 \xf0\x9f\x94\xa5", "a/b" };
+	for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+		struct buf mine = BUF_INIT, theirs = BUF_INIT;
+		jx_add_string(&mine, cases[i], strlen(cases[i]));
+		jv v = jv_string(cases[i]);
+		jx_dump(&theirs, v);
+		jv_free(v);
+		CHECK_STR(mine.s, theirs.s);
+		buf_free(&mine);
+		buf_free(&theirs);
+	}
+}
+
 static void big_value(void)
 {
 	/* A 10 MB string parses and round-trips. */
@@ -136,6 +153,7 @@ int main(void)
 	RUN(parse_errors);
 	RUN(utf8);
 	RUN(pointers_and_dump);
+	RUN(hand_written_strings);
 	RUN(big_value);
 	return UNIT_DONE();
 }
