@@ -897,6 +897,37 @@ static int dlq_usable(struct state *st, const struct queue *q)
 	return 1;
 }
 
+/* Messages picked for a receive: row id, receive count, sent time. */
+struct candidates {
+	int64_t id[10], sent[10];
+	int count[10], n;
+};
+
+/* Deliver the candidates in order, dropping expired ones and moving those
+ * past maxReceiveCount; with stop_on_move, stop at the first move. */
+static int take(struct state *st, const struct queue *q, int dlq_ok, int64_t now, int64_t vis,
+                const struct candidates *c, int stop_on_move, struct qmsg **out, int *n,
+                int *moved, int *delivered)
+{
+	*delivered = 0;
+	for (int i = 0; i < c->n; i++) {
+		int b = before_delivery(st, q, dlq_ok, c->id[i], c->count[i], c->sent[i], now);
+		if (b < 0)
+			return -b;
+		if (b == 1) {
+			(*moved)++;
+			if (stop_on_move)
+				break;
+			continue;
+		}
+		int rc = deliver(st, c->id[i], now, vis, out, n);
+		if (rc)
+			return rc;
+		(*delivered)++;
+	}
+	return EK_OK;
+}
+
 static int receive_standard(struct state *st, const struct queue *q, int max, int64_t vis,
                             int64_t now, int dlq_ok, struct qmsg **out, int *n, int *moved)
 {
@@ -910,30 +941,23 @@ static int receive_standard(struct state *st, const struct queue *q, int max, in
 		sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, now);
 		sqlite3_bind_int(s, 3, want);
-		int64_t ids[10], sent[10];
-		int counts[10], sr;
+		struct candidates c;
+		int sr;
 		while ((sr = sqlite3_step(s)) == SQLITE_ROW && got < 10) {
-			ids[got] = sqlite3_column_int64(s, 0);
-			counts[got] = sqlite3_column_int(s, 1);
-			sent[got] = sqlite3_column_int64(s, 2);
+			c.id[got] = sqlite3_column_int64(s, 0);
+			c.count[got] = sqlite3_column_int(s, 1);
+			c.sent[got] = sqlite3_column_int64(s, 2);
 			got++;
 		}
+		c.n = got;
 		sqlite3_reset(s);
 		if (sr != SQLITE_DONE && sr != SQLITE_ROW)
 			return state_error(st, sr, "receiving");
 		if (got == 0)
 			return EK_OK;
-		for (int i = 0; i < got; i++) {
-			int b = before_delivery(st, q, dlq_ok, ids[i], counts[i], sent[i], now);
-			if (b < 0)
-				return -b;
-			if (b == 1) {
-				(*moved)++;
-				continue;
-			}
-			if ((rc = deliver(st, ids[i], now, vis, out, n)))
-				return rc;
-		}
+		int delivered;
+		if ((rc = take(st, q, dlq_ok, now, vis, &c, 0, out, n, moved, &delivered)))
+			return rc;
 	}
 }
 
@@ -970,33 +994,24 @@ static int receive_fifo(struct state *st, const struct queue *q, int max, int64_
 		sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, group, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(s, 3, max - *n);
-		int64_t ids[10], sent[10];
-		int counts[10], got = 0;
+		struct candidates c;
+		int got = 0;
 		while ((sr = sqlite3_step(s)) == SQLITE_ROW && got < 10) {
 			if (sqlite3_column_int64(s, 3) > now)
 				break;
-			ids[got] = sqlite3_column_int64(s, 0);
-			counts[got] = sqlite3_column_int(s, 1);
-			sent[got] = sqlite3_column_int64(s, 2);
+			c.id[got] = sqlite3_column_int64(s, 0);
+			c.count[got] = sqlite3_column_int(s, 1);
+			c.sent[got] = sqlite3_column_int64(s, 2);
 			got++;
 		}
+		c.n = got;
 		sqlite3_reset(s);
 		free(group);
-		int delivered = 0;
-		for (int i = 0; i < got; i++) {
-			int b = before_delivery(st, q, dlq_ok, ids[i], counts[i], sent[i], now);
-			if (b < 0)
-				return -b;
-			if (b == 1) {
-				(*moved)++;
-				/* The rest of the group waits: order is kept by moving
-				 * on to a new look at the heads. */
-				break;
-			}
-			if ((rc = deliver(st, ids[i], now, vis, out, n)))
-				return rc;
-			delivered++;
-		}
+		/* After a move to the dead-letter queue the rest of the group
+		 * waits: order is kept by a new look at the heads. */
+		int delivered;
+		if ((rc = take(st, q, dlq_ok, now, vis, &c, 1, out, n, moved, &delivered)))
+			return rc;
 		if (delivered && *n < max)
 			continue;  /* the group is now held; look for another */
 		if (!delivered && got == 0)
