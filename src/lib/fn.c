@@ -497,18 +497,8 @@ static int invoke_stream(struct fn_invoker *inv, const struct fn *f, const char 
 	} else if (cr == CO_TIMEOUT) {
 		timeout_error(f, rid, result);
 	} else {
-		struct proc_result r;
-		memset(&r, 0, sizeof r);
-		int st = w->co.last_status;
-		if (WIFSIGNALED(st)) {
-			r.signaled = 1;
-			r.sig = WTERMSIG(st);
-		} else {
-			r.exited = 1;
-			r.code = WEXITSTATUS(st);
-		}
 		buf_printf(&msg, "RequestId: %s Error: Runtime exited without answering: ", rid);
-		proc_describe(&r, f->argv[0], &msg);
+		proc_describe_status(w->co.last_status, &msg);
 		add_error(result, "Runtime.ExitError", msg.s);
 	}
 	buf_free(&reply);

@@ -324,6 +324,14 @@ void proc_result_free(struct proc_result *r)
 	buf_free(&r->err);
 }
 
+void proc_describe_status(int wait_status, struct buf *b)
+{
+	struct proc_result r;
+	memset(&r, 0, sizeof r);
+	set_status(&r, wait_status);
+	proc_describe(&r, "", b);
+}
+
 void proc_describe(const struct proc_result *r, const char *name, struct buf *b)
 {
 	if (r->spawn_errno)

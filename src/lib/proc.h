@@ -50,6 +50,9 @@ int proc_run(const struct proc_opts *o, const char *in, size_t inlen,
  * caller reaps it (waitpid) and may kill its group (-pid). */
 int proc_spawn(const struct proc_opts *o, int stdin_fd, pid_t *pid);
 void proc_result_free(struct proc_result *r);
+/* Describe a wait status from waitpid ("exit status 3", "killed by signal
+ * 9 (Killed)"), appended to b. */
+void proc_describe_status(int wait_status, struct buf *b);
 /* "exit status 3", "killed by signal 9 (Killed)", "timed out after 2s",
  * "cannot run 'x': No such file or directory", appended to b. */
 void proc_describe(const struct proc_result *r, const char *name, struct buf *b);

@@ -182,17 +182,8 @@ static int finish_job(struct worker_ctx *w, struct job *j, int st)
 		}
 		w->handled++;
 	} else {
-		struct proc_result r;
-		memset(&r, 0, sizeof r);
-		if (WIFSIGNALED(st)) {
-			r.signaled = 1;
-			r.sig = WTERMSIG(st);
-		} else {
-			r.exited = 1;
-			r.code = WEXITSTATUS(st);
-		}
 		struct buf d = BUF_INIT;
-		proc_describe(&r, w->o->cmd[0], &d);
+		proc_describe_status(st, &d);
 		warnf("work: message %s failed (%s, receive %d): it will be retried",
 		      j->m.message_id, d.s, j->m.receive_count);
 		buf_free(&d);
