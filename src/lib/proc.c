@@ -500,6 +500,7 @@ void coproc_stop(struct coproc *c, int64_t grace_ms)
 		close(c->in);
 		int64_t end = clock_mono_ms() + grace_ms;
 		int st;
+		long nap = 50000;  /* it usually exits at once: look often at first */
 		for (;;) {
 			pid_t w = waitpid(c->pid, &st, WNOHANG);
 			if (w == c->pid || (w < 0 && errno != EINTR))
@@ -509,8 +510,10 @@ void coproc_stop(struct coproc *c, int64_t grace_ms)
 				wait_for(c->pid, &st);
 				break;
 			}
-			struct timespec ts = { 0, 2000000 };
+			struct timespec ts = { 0, nap };
 			nanosleep(&ts, NULL);
+			if (nap < 5000000)
+				nap *= 2;
 		}
 		kill(-c->pid, SIGKILL);
 		close(c->out);
