@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -428,7 +429,15 @@ int main(int argc, char **argv)
 		rc = run_once(&o);
 		if (rc == EK_STATE || rc == EK_USAGE)
 			break;
-		clock_sleep_ms(o.every);
+		/* Real time passes between runs even when EVKIT_NOW froze the
+		 * clock (which then moves by as much): a loop never spins. */
+		int64_t until = clock_mono_ms() + o.every;
+		while (!cli_stopping() && clock_mono_ms() < until) {
+			int64_t left = until - clock_mono_ms();
+			struct timespec ts = { (time_t)(left / 1000), (long)(left % 1000) * 1000000L };
+			nanosleep(&ts, NULL);
+		}
+		clock_advance(o.every);
 	}
 	cli_signal_done();
 	return cli_exit(rc);

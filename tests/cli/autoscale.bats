@@ -171,6 +171,7 @@ scale() { # autoscale jobs with the test's policy; the event's detail on stdout
 	cat >handler <<'EOS'
 #!/bin/sh
 read -r body
+sleep 0.02
 echo "$body" >>"$WORK/done.log"
 EOS
 	chmod +x handler
@@ -180,6 +181,13 @@ EOS
 	worker="sqs-poll work jobs --heartbeat 200ms -- $WORK/handler"
 	run autoscale jobs $policy -- $worker
 	echo "$output" | jq -e '(.detail.started | length) == 4'
+	# One of them is killed outright: the next run finds it dead (its
+	# process is gone), gives its message back and starts another.
+	victim=$(sqlite3 -cmd '.timeout 5000' "$EVKIT_STATE" 'SELECT pid FROM workers LIMIT 1')
+	kill -9 "$victim"
+	for i in $(seq 50); do kill -0 "$victim" 2>/dev/null || break; sleep 0.1; done
+	run autoscale jobs $policy -- $worker
+	echo "$output" | jq -e '(.detail.workers.dead | length) == 1 and (.detail.started | length) == 1'
 	for i in $(seq 300); do
 		left=$(sqs-poll get-attributes jobs | jq -r '.Attributes | (.ApproximateNumberOfMessages|tonumber) + (.ApproximateNumberOfMessagesNotVisible|tonumber)')
 		[ "$left" -eq 0 ] && break
@@ -235,4 +243,19 @@ EOS
 	# The wake-up's own decision went to its log.
 	jq -e '.detail.reason == "load rose: scale up" and (.detail.started | length) == 2' \
 		"$WORK/logs/wake-woken.log"
+}
+
+@test "--every runs again and again until SIGTERM, then exits 0" {
+	unset EVKIT_NOW
+	autoscale jobs --max 2 --per-worker 10 --every 100ms --dry-run >events 2>err &
+	pid=$!
+	for i in $(seq 50); do [ "$(wc -l <events)" -ge 3 ] && break; sleep 0.1; done
+	kill -TERM $pid
+	set +e
+	wait $pid
+	rc=$?
+	set -e
+	[ "$rc" -eq 0 ]
+	[ "$(wc -l <events)" -ge 3 ]
+	jq -e '."detail-type" == "Scaling Decision"' events >/dev/null
 }
