@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -133,10 +134,10 @@ static int busy_timeout_ms(void)
  * Waiting for another writer. SQLite's own busy timeout sleeps 1, 2, 5,
  * 10, ... 100 ms between tries: between processes that each hold the lock
  * for a few tens of microseconds (a queue's senders, receivers and
- * workers) that wastes most of the time asleep. This handler tries again
- * after 50 us, backing off linearly to 2 ms (so that many waiting
- * processes do not burn the CPU the lock holder needs), until busy_ms has
- * passed.
+ * workers) that wastes most of the time asleep. This handler first just
+ * yields the CPU (the holder is most likely about to commit), then sleeps
+ * from 50 us, backing off linearly to 2 ms (so that many waiting processes
+ * do not burn the CPU the holder needs), until busy_ms has passed.
  */
 static int on_busy(void *arg, int count)
 {
@@ -146,7 +147,11 @@ static int on_busy(void *arg, int count)
 		st->busy_since = now;
 	if (now - st->busy_since >= st->busy_ms)
 		return 0;
-	long us = count < 2 ? 50 : count < 40 ? 50L * count : 2000;
+	if (count < 8) {
+		sched_yield();  /* the holder is most likely about to commit */
+		return 1;
+	}
+	long us = count < 40 ? 50L * (count - 7) : 2000;
 	struct timespec ts = { 0, us * 1000 };
 	nanosleep(&ts, NULL);
 	return 1;
