@@ -1,0 +1,92 @@
+/*
+ * asl.h: Amazon States Language: load and validate a state machine
+ * definition, and run executions of it the way AWS Step Functions does
+ * (JSONPath query language).
+ *
+ * Ownership: asl_load returns a machine the caller frees with asl_free; it
+ * keeps its own copy of the definition. asl_validate consumes its argument
+ * and returns a value the caller owns. asl_run does not consume INPUT (it
+ * copies it) and fills a result the caller releases with
+ * asl_result_free. One machine serves any number of executions, one after
+ * another; not from several threads at once, since libjq's reference
+ * counts are not atomic (sfn-run -j uses processes instead).
+ */
+#ifndef EVKIT_ASL_H
+#define EVKIT_ASL_H
+
+#include <jq.h>
+
+typedef struct asl_machine asl_machine;
+
+/*
+ * Check DEF (consumed) as ValidateStateMachineDefinition does. Returns
+ * {"result": "OK"|"FAIL", "diagnostics": [{"severity", "code", "message",
+ * "location"}], "truncated": false}.
+ */
+jv asl_validate(jv def);
+/* The same for a state machine of TYPE "STANDARD" or "EXPRESS" (Express
+ * workflows refuse .sync, .waitForTaskToken and activities). */
+jv asl_validate_type(jv def, const char *type);
+
+/* Load DEF (not consumed). On an invalid definition returns NULL and, when
+ * err is not NULL, the first diagnostic's message in *err (caller frees). */
+asl_machine *asl_load(jv def, char **err);
+void asl_free(asl_machine *m);
+
+/*
+ * A Task's work: called with the state's Resource and its effective input
+ * (Parameters applied; consumed). Returns 0 and the raw result in *result,
+ * or -1 with an error name and cause in *error and *cause (malloc'd; the
+ * cause may be NULL). TIMEOUT_S is when to give up: the state's
+ * TimeoutSeconds or HeartbeatSeconds, the shorter, 0 if neither; the
+ * callback reports a timeout as the error "States.Timeout".
+ */
+typedef int (*asl_task_fn)(void *ctx, const char *resource, jv input,
+                           double timeout_s, jv *result, char **error,
+                           char **cause);
+
+struct asl_options {
+	const char *exec_name;      /* required: the execution's name */
+	const char *exec_arn;
+	const char *sm_name;
+	const char *sm_arn;
+	const char *role_arn;       /* $$.Execution.RoleArn */
+	double start_time;          /* seconds since the epoch; 0: now */
+	int virtual_time;           /* Wait and retry intervals move a clock */
+	int history;                /* collect GetExecutionHistory events */
+	asl_task_fn task;           /* NULL: every Task fails */
+	void *task_ctx;
+	const char *s3_root;        /* ItemReader: S3 bucket B is ROOT/B ("." if NULL) */
+	size_t input_size;          /* the input's JSON text length, if known */
+	int (*stopping)(void);      /* non-zero: abort (a Wait ends at once) */
+};
+
+enum asl_status { ASL_SUCCEEDED, ASL_FAILED, ASL_TIMED_OUT, ASL_ABORTED };
+
+struct asl_result {
+	enum asl_status status;
+	jv output;          /* jv_null() unless SUCCEEDED */
+	char *error, *cause;  /* FAILED: the error and cause (either may be NULL) */
+	jv history;         /* array of events when options.history, else null */
+	double start, stop; /* seconds since the epoch (virtual when asked) */
+};
+
+void asl_run(const asl_machine *m, jv input, const struct asl_options *o,
+             struct asl_result *r);
+void asl_result_free(struct asl_result *r);
+const char *asl_status_name(enum asl_status s);
+
+/* Append V (not consumed) to OUT as compact JSON, exactly as
+ * jv_dump_string(v, 0) would write it, only faster. */
+struct buf;
+void asl_json_dump(jv v, struct buf *out);
+
+/* RFC 3339 with milliseconds, UTC, for a time in seconds since the epoch;
+ * writes at most 32 bytes into out. */
+void asl_format_time(double t, char out[32]);
+
+/* Parse an ISO-8601 extended offset date-time as AWS accepts it
+ * ("2016-03-14T01:59:00Z", fractions, "+01:00"). 0 on success. */
+int asl_parse_time(const char *s, double *out);
+
+#endif

@@ -1,0 +1,294 @@
+/*
+ * asl_reader.c: a Map state's ItemReader, over local files. S3's
+ * "Bucket" and "Key" name the file ROOT/BUCKET/KEY, so a folder tree
+ * stands in for S3:
+ *
+ *   arn:aws:states:::s3:getObject       one file: JSON (an array), JSONL
+ *                                       (one value a line) or CSV (rows as
+ *                                       objects, headers from the first row
+ *                                       or CSVHeaders)
+ *   arn:aws:states:::s3:listObjectsV2   the files under ROOT/BUCKET/Prefix,
+ *                                       as {Key, Size, LastModified}
+ *
+ * The whole file is read into memory; a file is at most what a state's
+ * items can hold anyway. Failures are States.ItemReaderFailed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "asl_int.h"
+#include "util.h"
+
+static int fail(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(char **err, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	*err = buf_detach(&b);
+	return -1;
+}
+
+static const char *str_param(jv params, const char *key)
+{
+	if (jv_get_kind(params) != JV_KIND_OBJECT)
+		return NULL;
+	jv v = jv_object_get(jv_copy(params), jv_string(key));
+	const char *s = NULL;
+	/* the string lives as long as params holds it */
+	if (jv_get_kind(v) == JV_KIND_STRING)
+		s = jv_string_value(v);
+	jv_free(v);
+	return s;
+}
+
+static int safe_component(const char *s)
+{
+	/* no climbing out of the root */
+	return s && !strstr(s, "..") && s[0] != '/';
+}
+
+static int read_all(const char *path, struct buf *b, char **err)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return fail(err, "%s: %s", path, strerror(errno));
+	char tmp[65536];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		buf_add(b, tmp, n);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad)
+		return fail(err, "%s: read error", path);
+	return 0;
+}
+
+/* One CSV record starting at *p (RFC 4180 quoting); advances *p past it. */
+static jv csv_record(const char **p, const char *end)
+{
+	jv row = jv_array();
+	struct buf field = BUF_INIT;
+	const char *s = *p;
+	for (;;) {
+		buf_reset(&field);
+		if (s < end && *s == '"') {
+			s++;
+			while (s < end) {
+				if (*s == '"') {
+					if (s + 1 < end && s[1] == '"') {
+						buf_addc(&field, '"');
+						s += 2;
+						continue;
+					}
+					s++;
+					break;
+				}
+				buf_addc(&field, *s++);
+			}
+			while (s < end && *s != ',' && *s != '\n')
+				s++;
+		} else {
+			while (s < end && *s != ',' && *s != '\n') {
+				if (*s != '\r')
+					buf_addc(&field, *s);
+				s++;
+			}
+		}
+		row = jv_array_append(row, jv_string_sized(field.s ? field.s : "", (int)field.len));
+		if (s < end && *s == ',') {
+			s++;
+			continue;
+		}
+		if (s < end && *s == '\n')
+			s++;
+		break;
+	}
+	buf_free(&field);
+	*p = s;
+	return row;
+}
+
+static int parse_csv(const struct buf *b, jv config, jv *items, char **err)
+{
+	const char *p = b->s ? b->s : "", *end = p + b->len;
+	jv headers = jv_invalid();
+	jv loc = jv_get_kind(config) == JV_KIND_OBJECT
+	       ? jv_object_get(jv_copy(config), jv_string("CSVHeaderLocation")) : jv_invalid();
+	if (jv_get_kind(loc) == JV_KIND_STRING && !strcmp(jv_string_value(loc), "GIVEN")) {
+		headers = jv_object_get(jv_copy(config), jv_string("CSVHeaders"));
+		if (jv_get_kind(headers) != JV_KIND_ARRAY) {
+			jv_free(headers);
+			jv_free(loc);
+			return fail(err, "CSVHeaderLocation GIVEN needs a CSVHeaders array");
+		}
+	} else if (p < end) {
+		headers = csv_record(&p, end);
+	} else {
+		headers = jv_array();
+	}
+	jv_free(loc);
+	int nh = jv_array_length(jv_copy(headers));
+	jv r = jv_array();
+	while (p < end) {
+		if (*p == '\n') {
+			p++;
+			continue;
+		}
+		jv row = csv_record(&p, end);
+		int n = jv_array_length(jv_copy(row));
+		if (n > nh) {
+			jv_free(row);
+			jv_free(r);
+			jv_free(headers);
+			return fail(err, "a CSV row has more fields than there are headers");
+		}
+		jv o = jv_object();
+		for (int i = 0; i < nh; i++) {
+			jv h = jv_array_get(jv_copy(headers), i);
+			jv v = i < n ? jv_array_get(jv_copy(row), i) : jv_string("");
+			if (jv_get_kind(h) == JV_KIND_STRING)
+				o = jv_object_set(o, h, v);
+			else {
+				jv_free(h);
+				jv_free(v);
+			}
+		}
+		jv_free(row);
+		r = jv_array_append(r, o);
+	}
+	jv_free(headers);
+	*items = r;
+	return 0;
+}
+
+static int list_dir(const char *root, const char *rel, const char *prefix, jv *items, char **err)
+{
+	struct buf dir = BUF_INIT;
+	buf_printf(&dir, "%s/%s", root, rel);
+	DIR *d = opendir(buf_str(&dir));
+	if (!d) {
+		int rc = fail(err, "%s: %s", buf_str(&dir), strerror(errno));
+		buf_free(&dir);
+		return rc;
+	}
+	struct dirent *de;
+	int rc = 0;
+	while (rc == 0 && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		struct buf key = BUF_INIT, path = BUF_INIT;
+		buf_printf(&key, "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+		buf_printf(&path, "%s/%s", root, buf_str(&key));
+		struct stat st;
+		if (stat(buf_str(&path), &st) == 0) {
+			if (S_ISDIR(st.st_mode)) {
+				rc = list_dir(root, buf_str(&key), prefix, items, err);
+			} else if (!strncmp(buf_str(&key), prefix, strlen(prefix))) {
+				char t[32];
+				asl_format_time((double)st.st_mtime, t);
+				jv o = jv_object();
+				o = jv_object_set(o, jv_string("Key"), jv_string(buf_str(&key)));
+				o = jv_object_set(o, jv_string("Size"), jv_number((double)st.st_size));
+				o = jv_object_set(o, jv_string("LastModified"), jv_string(t));
+				*items = jv_array_append(*items, o);
+			}
+		}
+		buf_free(&key);
+		buf_free(&path);
+	}
+	closedir(d);
+	buf_free(&dir);
+	return rc;
+}
+
+int asl_read_items(const char *root, jv reader, jv params, jv *items, char **err)
+{
+	if (!root)
+		root = ".";
+	jv res = jv_object_get(jv_copy(reader), jv_string("Resource"));
+	jv config = jv_object_get(jv_copy(reader), jv_string("ReaderConfig"));
+	const char *rs = jv_get_kind(res) == JV_KIND_STRING ? jv_string_value(res) : "";
+	const char *bucket = str_param(params, "Bucket");
+	int rc;
+	*items = jv_invalid();
+	if (!safe_component(bucket)) {
+		rc = fail(err, "the ItemReader needs a Bucket parameter naming a folder under %s", root);
+	} else if (strstr(rs, "s3:listObjectsV2")) {
+		const char *prefix = str_param(params, "Prefix");
+		*items = jv_array();
+		struct buf b = BUF_INIT;
+		buf_printf(&b, "%s/%s", root, bucket);
+		rc = list_dir(buf_str(&b), "", prefix ? prefix : "", items, err);
+		buf_free(&b);
+	} else if (strstr(rs, "s3:getObject")) {
+		const char *key = str_param(params, "Key");
+		jv type = jv_get_kind(config) == JV_KIND_OBJECT
+		        ? jv_object_get(jv_copy(config), jv_string("InputType")) : jv_invalid();
+		const char *t = jv_get_kind(type) == JV_KIND_STRING ? jv_string_value(type) : "JSON";
+		struct buf path = BUF_INIT, data = BUF_INIT;
+		if (!safe_component(key)) {
+			rc = fail(err, "the ItemReader needs a Key parameter");
+		} else {
+			buf_printf(&path, "%s/%s/%s", root, bucket, key);
+			rc = read_all(buf_str(&path), &data, err);
+		}
+		if (rc == 0 && !strcmp(t, "CSV")) {
+			rc = parse_csv(&data, config, items, err);
+		} else if (rc == 0 && !strcmp(t, "JSONL")) {
+			jv r = jv_array();
+			const char *p = data.s ? data.s : "", *end = p + data.len;
+			long line = 0;
+			while (rc == 0 && p < end) {
+				const char *nl = memchr(p, '\n', (size_t)(end - p));
+				const char *e = nl ? nl : end;
+				line++;
+				if (e > p) {
+					jv v = jv_parse_sized(p, (int)(e - p));
+					if (!jv_is_valid(v)) {
+						jv_free(v);
+						rc = fail(err, "%s:%ld: invalid JSON", buf_str(&path), line);
+					} else {
+						r = jv_array_append(r, v);
+					}
+				}
+				p = nl ? nl + 1 : end;
+			}
+			if (rc == 0)
+				*items = r;
+			else
+				jv_free(r);
+		} else if (rc == 0) {
+			jv v = jv_parse_sized(data.s ? data.s : "", (int)data.len);
+			if (jv_get_kind(v) != JV_KIND_ARRAY) {
+				jv_free(v);
+				rc = fail(err, "%s: the file does not hold a JSON array", buf_str(&path));
+			} else {
+				*items = v;
+			}
+		}
+		jv_free(type);
+		buf_free(&path);
+		buf_free(&data);
+	} else {
+		rc = fail(err, "the ItemReader resource %s is not supported locally", rs);
+	}
+	if (rc == 0 && jv_get_kind(config) == JV_KIND_OBJECT) {
+		jv mx = jv_object_get(jv_copy(config), jv_string("MaxItems"));
+		if (jv_get_kind(mx) == JV_KIND_NUMBER) {
+			int m = (int)jv_number_value(mx);
+			if (m > 0 && m < jv_array_length(jv_copy(*items)))
+				*items = jv_array_slice(*items, 0, m);
+		}
+		jv_free(mx);
+	}
+	jv_free(res);
+	jv_free(config);
+	return rc;
+}

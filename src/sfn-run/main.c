@@ -1,0 +1,649 @@
+/*
+ * sfn-run: Amazon States Language state machines, run locally the way AWS
+ * Step Functions runs them. A thin client over asl.h: options, then one
+ * library call per input line.
+ *
+ *   sfn-run validate DEF
+ *   sfn-run run DEF [-j N] [--virtual-time] [--history] [--output-only]
+ *               [--fn NAME=CMD]...
+ *   sfn-run graph DEF
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asl.h"
+#include "cli.h"
+#include "fn.h"
+#include "ids.h"
+#include "jobs.h"
+#include "ndjson.h"
+#include "state.h"
+
+enum { OPT_JOBS = 'j', OPT_VIRTUAL = 0x100, OPT_HISTORY, OPT_OUTPUT_ONLY, OPT_FN, OPT_NAME,
+       OPT_S3_ROOT, OPT_TYPE };
+
+static const struct cli_opt common_opts[] = {
+	CLI_OPT_HELP,
+	CLI_OPT_STATE,
+	CLI_END,
+};
+
+static const struct cli_opt run_opts[] = {
+	{ OPT_FN, "fn", 0, "NAME=CMD", "run CMD (words split at spaces, no shell) for the function NAME",
+	  CC_NONE, NULL },
+	{ OPT_HISTORY, "history", 0, NULL, "add each execution's history events", CC_NONE, NULL },
+	{ OPT_JOBS, "jobs", 'j', "N", "run up to N executions at once, in worker processes",
+	  CC_NONE, NULL },
+	{ OPT_NAME, "name", 0, "PREFIX", "name executions PREFIX-LINE, by input line (default: UUIDs)",
+	  CC_NONE, NULL },
+	{ OPT_OUTPUT_ONLY, "output-only", 0, NULL, "print only each execution's output", CC_NONE, NULL },
+	CLI_OPT_REJECTS,
+	{ OPT_S3_ROOT, "s3-root", 0, "DIR",
+	  "a Map's ItemReader reads S3 bucket B, key K from DIR/B/K (default .)", CC_FILE, NULL },
+	CLI_OPT_STRICT,
+	{ OPT_VIRTUAL, "virtual-time", 0, NULL,
+	  "Wait states, retries and timeouts move a virtual clock instead of sleeping", CC_NONE, NULL },
+	CLI_END,
+};
+
+static const struct cli_opt no_opts[] = { CLI_END };
+
+static const struct cli_opt validate_opts[] = {
+	{ OPT_TYPE, "type", 0, "TYPE", "the state machine's type: STANDARD (default) or EXPRESS",
+	  CC_WORDS, "STANDARD|EXPRESS" },
+	CLI_END,
+};
+
+static const struct cli_cmd commands[] = {
+	{ "graph", "DEF", "print the state machine as Graphviz DOT", no_opts,
+	  { CC_FILE, CC_NONE, CC_NONE, CC_NONE }, NULL },
+	{ "run", "DEF", "run one execution per JSON line of stdin; one result line each", run_opts,
+	  { CC_FILE, CC_NONE, CC_NONE, CC_NONE }, NULL },
+	{ "validate", "DEF", "check a definition as ValidateStateMachineDefinition does", validate_opts,
+	  { CC_FILE, CC_NONE, CC_NONE, CC_NONE }, NULL },
+	{ NULL, NULL, NULL, NULL, { CC_NONE, CC_NONE, CC_NONE, CC_NONE }, NULL },
+};
+
+static const struct cli_prog prog = {
+	"sfn-run", "Amazon States Language state machines, run locally like AWS Step Functions.",
+	common_opts, commands,
+	"Exit status: 0 success (valid definition, every execution succeeded); 1 an\n"
+	"execution failed or timed out; 2 usage error or invalid definition; 3 input\n"
+	"lines rejected; 4 the state file cannot be used.\n",
+};
+
+static const char *state_opt;
+
+/* Read the definition file DEF; exits 2 when it cannot be read or parsed. */
+static jv read_definition(const char *path, int allow_bad_json)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		dief(EK_USAGE, "%s: %s", path, strerror(errno));
+	struct buf b = BUF_INIT;
+	char tmp[65536];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		buf_add(&b, tmp, n);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad)
+		dief(EK_USAGE, "%s: read error", path);
+	jv def = jv_parse_sized(b.s ? b.s : "", (int)b.len);
+	buf_free(&b);
+	if (!jv_is_valid(def)) {
+		jv msg = jv_invalid_get_msg(def);
+		if (allow_bad_json) {
+			jv_free(msg);
+			return jv_invalid();
+		}
+		dief(EK_USAGE, "%s: invalid JSON: %s", path,
+		     jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "?");
+	}
+	return def;
+}
+
+static int one_operand(const struct cli_cmd *cmd, int argc, char **argv,
+                       void (*handle)(int, const char *, void *), void *ctx)
+{
+	int c;
+	while ((c = cli_getopt(&prog, cmd, argc, argv)) != -1) {
+		if (c == OPT_STATE)
+			state_opt = cli_optarg;
+		else if (handle)
+			handle(c, cli_optarg, ctx);
+	}
+	if (argc - cli_optind != 1)
+		cli_usage_error(&prog, cmd, "one definition file DEF is needed");
+	return cli_optind;
+}
+
+/* ---- validate --------------------------------------------------------- */
+
+static void validate_opt(int id, const char *arg, void *p)
+{
+	const char **type = p;
+	if (id == OPT_TYPE) {
+		if (strcmp(arg, "STANDARD") && strcmp(arg, "EXPRESS"))
+			dief(EK_USAGE, "--type: '%s' is not STANDARD or EXPRESS", arg);
+		*type = arg;
+	}
+}
+
+static int cmd_validate(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	const char *type = "STANDARD";
+	int i = one_operand(cmd, argc, argv, validate_opt, &type);
+	jv def = read_definition(argv[i], 1);
+	jv r;
+	if (!jv_is_valid(def)) {
+		jv_free(def);
+		jv d = jv_object();
+		d = jv_object_set(d, jv_string("severity"), jv_string("ERROR"));
+		d = jv_object_set(d, jv_string("code"), jv_string("INVALID_JSON_DESCRIPTION"));
+		d = jv_object_set(d, jv_string("message"), jv_string("Definition is not valid JSON"));
+		r = jv_object_set(jv_object(), jv_string("result"), jv_string("FAIL"));
+		r = jv_object_set(r, jv_string("diagnostics"), jv_array_append(jv_array(), d));
+		r = jv_object_set(r, jv_string("truncated"), jv_false());
+	} else {
+		r = asl_validate_type(def, type);
+	}
+	jv res = jv_object_get(jv_copy(r), jv_string("result"));
+	int ok = !strcmp(jv_string_value(res), "OK");
+	jv_free(res);
+	nd_write_jv(r);
+	jv_free(r);
+	return ok ? EK_OK : EK_USAGE;
+}
+
+/* ---- run --------------------------------------------------------------- */
+
+struct fn_entry {
+	char *name;
+	struct fn f;
+};
+
+struct run_ctx {
+	int virtual_time, history, output_only;
+	long jobs;
+	const char *name_prefix;
+	const char *s3_root;
+	struct fn_entry *fns;
+	int nfns;
+	struct nd_rejects rejects;
+	struct fn_invoker *inv;
+	struct state *st;
+	int st_opened;
+};
+
+static void run_opt(int id, const char *arg, void *p)
+{
+	struct run_ctx *c = p;
+	switch (id) {
+	case OPT_VIRTUAL: c->virtual_time = 1; break;
+	case OPT_HISTORY: c->history = 1; break;
+	case OPT_OUTPUT_ONLY: c->output_only = 1; break;
+	case OPT_JOBS: c->jobs = cli_int("--jobs", arg, 1, 1024); break;
+	case OPT_NAME: c->name_prefix = arg; break;
+	case OPT_S3_ROOT: c->s3_root = arg; break;
+	case OPT_REJECTS: c->rejects.path = arg; break;
+	case OPT_STRICT: c->rejects.strict = 1; break;
+	case OPT_FN: {
+		const char *eq = strchr(arg, '=');
+		if (!eq || eq == arg || !eq[1])
+			dief(EK_USAGE, "--fn: '%s' is not NAME=CMD", arg);
+		struct fn_entry e;
+		memset(&e, 0, sizeof e);
+		e.name = xstrndup(arg, (size_t)(eq - arg));
+		e.f.name = xstrdup(e.name);
+		/* words split at spaces: a command, never a shell string */
+		char *cmd = xstrdup(eq + 1), *save = NULL;
+		size_t n = 0;
+		for (char *w = strtok_r(cmd, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+			e.f.argv = xrealloc(e.f.argv, (n + 2) * sizeof *e.f.argv);
+			e.f.argv[n++] = xstrdup(w);
+			e.f.argv[n] = NULL;
+		}
+		free(cmd);
+		if (!n)
+			dief(EK_USAGE, "--fn: '%s' has no command", arg);
+		e.f.env = xcalloc(1, sizeof *e.f.env);
+		e.f.timeout_ms = FN_DEFAULT_TIMEOUT_MS;
+		e.f.mode = FN_SPAWN;
+		c->fns = xrealloc(c->fns, (size_t)(c->nfns + 1) * sizeof *c->fns);
+		c->fns[c->nfns++] = e;
+		break;
+	}
+	}
+}
+
+/* "arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]" -> NAME. */
+static char *function_name(const char *resource)
+{
+	const char *p = strstr(resource, ":function:");
+	if (!p)
+		return xstrdup(resource);
+	p += 10;
+	const char *e = strchr(p, ':');
+	return e ? xstrndup(p, (size_t)(e - p)) : xstrdup(p);
+}
+
+static int task_call(void *vctx, const char *resource, jv input, double timeout_s,
+                     jv *result, char **error, char **cause)
+{
+	struct run_ctx *c = vctx;
+	char *name = function_name(resource);
+	struct fn *f = NULL, stored;
+	int have_stored = 0;
+	for (int i = 0; i < c->nfns; i++)
+		if (!strcmp(c->fns[i].name, name))
+			f = &c->fns[i].f;
+	if (!f) {
+		if (!c->st_opened) {
+			c->st_opened = 1;
+			if (state_open(state_opt, 0, &c->st) != EK_OK)
+				c->st = NULL;
+		}
+		if (c->st && fn_get(c->st, name, &stored) == EK_OK) {
+			f = &stored;
+			have_stored = 1;
+		}
+	}
+	if (!f) {
+		jv_free(input);
+		*error = xstrdup("Lambda.ResourceNotFoundException");
+		struct buf b = BUF_INIT;
+		buf_printf(&b, "Function not found: %s (give it with --fn %s=CMD or fnctl create)",
+		           name, name);
+		*cause = buf_detach(&b);
+		free(name);
+		return -1;
+	}
+	free(name);
+	int64_t saved = f->timeout_ms;
+	if (timeout_s > 0)
+		f->timeout_ms = (int64_t)(timeout_s * 1000);
+	jv text = jv_dump_string(input, 0);
+	struct buf out = BUF_INIT;
+	int rc = fn_invoke(c->inv, f, jv_string_value(text),
+	                   (size_t)jv_string_length_bytes(jv_copy(text)), &out);
+	jv_free(text);
+	f->timeout_ms = saved;
+	if (have_stored)
+		fn_free(&stored);
+	jv v = jv_parse_sized(out.s ? out.s : "null", out.s ? (int)out.len : 4);
+	if (rc == FN_OK) {
+		buf_free(&out);
+		if (!jv_is_valid(v)) {
+			jv_free(v);
+			*error = xstrdup("States.TaskFailed");
+			*cause = xstrdup("the function's answer is not JSON");
+			return -1;
+		}
+		*result = v;
+		return 0;
+	}
+	jv et = jv_get_kind(v) == JV_KIND_OBJECT ? jv_object_get(jv_copy(v), jv_string("errorType"))
+	                                         : jv_invalid();
+	if (jv_get_kind(et) == JV_KIND_STRING && !strcmp(jv_string_value(et), "Sandbox.Timedout") &&
+	    timeout_s > 0)
+		*error = xstrdup("States.Timeout");
+	else
+		*error = xstrdup(jv_get_kind(et) == JV_KIND_STRING ? jv_string_value(et)
+		                                                  : "States.TaskFailed");
+	jv_free(et);
+	jv_free(v);
+	*cause = xstrdup(out.s ? out.s : "");
+	buf_free(&out);
+	return -1;
+}
+
+static jv describe(const struct asl_result *r, const char *arn, const char *name,
+                   const char *sm_arn, jv input)
+{
+	char t[32];
+	jv d = jv_object();
+	d = jv_object_set(d, jv_string("executionArn"), jv_string(arn));
+	d = jv_object_set(d, jv_string("stateMachineArn"), jv_string(sm_arn));
+	d = jv_object_set(d, jv_string("name"), jv_string(name));
+	d = jv_object_set(d, jv_string("status"), jv_string(asl_status_name(r->status)));
+	asl_format_time(r->start, t);
+	d = jv_object_set(d, jv_string("startDate"), jv_string(t));
+	asl_format_time(r->stop, t);
+	d = jv_object_set(d, jv_string("stopDate"), jv_string(t));
+	d = jv_object_set(d, jv_string("input"), input);
+	if (r->status == ASL_SUCCEEDED)
+		d = jv_object_set(d, jv_string("output"), jv_copy(r->output));
+	if (r->status == ASL_FAILED) {
+		if (r->error)
+			d = jv_object_set(d, jv_string("error"), jv_string(r->error));
+		if (r->cause)
+			d = jv_object_set(d, jv_string("cause"), jv_string(r->cause));
+	}
+	if (jv_get_kind(r->history) == JV_KIND_ARRAY)
+		d = jv_object_set(d, jv_string("events"), jv_copy(r->history));
+	return d;
+}
+
+/* The state machine's name: the file name without folders and ".json". */
+static char *machine_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+	b = b ? b + 1 : path;
+	const char *dot = strstr(b, ".asl.json");
+	if (!dot)
+		dot = strstr(b, ".json");
+	char *n = dot ? xstrndup(b, (size_t)(dot - b)) : xstrdup(b);
+	for (char *p = n; *p; p++)
+		if (!(*p == '-' || *p == '_' || (*p >= '0' && *p <= '9') ||
+		      (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+			*p = '_';
+	if (!*n) {
+		free(n);
+		n = xstrdup("state-machine");
+	}
+	return n;
+}
+
+struct runner {
+	struct run_ctx *c;
+	asl_machine *m;
+	char *sm_name;
+	struct buf sm_arn;
+};
+
+/* One input line: run its execution and put the line to print in OUT.
+ * Executions are numbered by input line, so names do not depend on how
+ * lines are shared among workers. */
+static int run_line(void *ctx, const char *raw, size_t len, long lineno, struct buf *out)
+{
+	struct runner *rn = ctx;
+	struct run_ctx *c = rn->c;
+	struct nd_line line = { raw, len, lineno, "stdin" };
+	struct buf why = BUF_INIT;
+	jv input = nd_parse(&line, &why);
+	if (!jv_is_valid(input)) {
+		jv_free(input);
+		nd_reject(&c->rejects, &line, buf_str(&why));
+		buf_free(&why);
+		return JOB_REJECTED;
+	}
+	buf_free(&why);
+	char name[96];
+	if (c->name_prefix)
+		snprintf(name, sizeof name, "%.60s-%ld", c->name_prefix, lineno);
+	else
+		ids_uuid(name);
+	struct buf arn = BUF_INIT, res = BUF_INIT;
+	buf_printf(&res, "execution:%s:%s", rn->sm_name, name);
+	ids_arn(&arn, "states", buf_str(&res));
+	buf_free(&res);
+	struct asl_options o;
+	memset(&o, 0, sizeof o);
+	o.exec_name = name;
+	o.exec_arn = buf_str(&arn);
+	o.sm_name = rn->sm_name;
+	o.sm_arn = buf_str(&rn->sm_arn);
+	o.virtual_time = c->virtual_time;
+	o.history = c->history;
+	o.task = task_call;
+	o.task_ctx = c;
+	o.s3_root = c->s3_root;
+	o.input_size = len;
+	o.stopping = cli_stopping;
+	struct asl_result r;
+	asl_run(rn->m, input, &o, &r);
+	int rc = r.status == ASL_SUCCEEDED ? JOB_OK : JOB_FAILED;
+	if (c->output_only) {
+		if (r.status == ASL_SUCCEEDED) {
+			asl_json_dump(r.output, out);
+		} else {
+			warnf("%s: %s%s%s%s%s", name, asl_status_name(r.status),
+			      r.error ? ": " : "", r.error ? r.error : "",
+			      r.cause ? ": " : "", r.cause ? r.cause : "");
+		}
+		jv_free(input);
+	} else {
+		jv d = describe(&r, buf_str(&arn), name, buf_str(&rn->sm_arn), input);
+		asl_json_dump(d, out);
+		jv_free(d);
+	}
+	asl_result_free(&r);
+	buf_free(&arn);
+	return rc;
+}
+
+static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	struct run_ctx c;
+	memset(&c, 0, sizeof c);
+	c.jobs = 1;
+	int i = one_operand(cmd, argc, argv, run_opt, &c);
+	jv def = read_definition(argv[i], 0);
+	char *err = NULL;
+	struct runner rn;
+	memset(&rn, 0, sizeof rn);
+	rn.c = &c;
+	rn.m = asl_load(def, &err);
+	jv_free(def);
+	if (!rn.m) {
+		warnf("%s: invalid definition: %s", argv[i], err ? err : "?");
+		free(err);
+		return EK_USAGE;
+	}
+	c.inv = fn_invoker_new();
+	rn.sm_name = machine_name(argv[i]);
+	struct buf res = BUF_INIT;
+	buf_printf(&res, "stateMachine:%s", rn.sm_name);
+	ids_arn(&rn.sm_arn, "states", buf_str(&res));
+	buf_free(&res);
+
+	int failed = 0;
+	long rejected = 0;
+	if (c.jobs > 1) {
+		if (jobs_run((int)c.jobs, run_line, &rn, c.rejects.strict, &failed, &rejected) < 0)
+			failed = 1;
+	} else {
+		struct nd_reader *rd = nd_open(NULL);
+		if (!rd)
+			dief(EK_FAIL, "stdin: %s", strerror(errno));
+		struct nd_line line;
+		struct buf out = BUF_INIT;
+		while (!cli_stopping() && nd_next(rd, &line) > 0) {
+			buf_reset(&out);
+			int rc = run_line(&rn, line.raw, line.len, line.lineno, &out);
+			if (out.len)
+				nd_write(out.s, out.len);
+			if (rc == JOB_FAILED)
+				failed = 1;
+			if (rc == JOB_REJECTED && c.rejects.strict)
+				break;
+		}
+		buf_free(&out);
+		nd_close(rd);
+		rejected = c.rejects.count;
+	}
+	nd_rejects_close(&c.rejects);
+	asl_free(rn.m);
+	fn_invoker_free(c.inv);
+	if (c.st)
+		state_close(c.st);
+	for (int k = 0; k < c.nfns; k++) {
+		free(c.fns[k].name);
+		fn_free(&c.fns[k].f);
+	}
+	free(c.fns);
+	free(rn.sm_name);
+	buf_free(&rn.sm_arn);
+	if (rejected)
+		return EK_REJECTED;
+	return failed ? EK_FAIL : EK_OK;
+}
+
+/* ---- graph ------------------------------------------------------------- */
+
+static void dot_id(const char *prefix, const char *name)
+{
+	printf("\"%s", prefix);
+	for (const char *p = name; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			putchar('\\');
+		putchar(*p);
+	}
+	putchar('"');
+}
+
+static int cluster_n;
+
+static void dot_states(jv sm, const char *prefix)
+{
+	jv states = jv_object_get(jv_copy(sm), jv_string("States"));
+	jv start = jv_object_get(jv_copy(sm), jv_string("StartAt"));
+	if (jv_get_kind(states) != JV_KIND_OBJECT) {
+		jv_free(states);
+		jv_free(start);
+		return;
+	}
+	if (jv_get_kind(start) == JV_KIND_STRING) {
+		printf("  ");
+		dot_id(prefix, "(start)");
+		printf(" [shape=point];\n  ");
+		dot_id(prefix, "(start)");
+		printf(" -> ");
+		dot_id(prefix, jv_string_value(start));
+		printf(";\n");
+	}
+	jv_object_foreach(states, key, st) {
+		const char *name = jv_string_value(key);
+		jv ty = jv_get_kind(st) == JV_KIND_OBJECT ? jv_object_get(jv_copy(st), jv_string("Type"))
+		                                          : jv_invalid();
+		const char *t = jv_get_kind(ty) == JV_KIND_STRING ? jv_string_value(ty) : "?";
+		printf("  ");
+		dot_id(prefix, name);
+		printf(" [label=");
+		dot_id("", name);
+		printf(", xlabel=\"%s\", shape=%s];\n", t,
+		       !strcmp(t, "Choice") ? "diamond" : !strcmp(t, "Succeed") || !strcmp(t, "Fail")
+		       ? "doubleoctagon" : "box");
+		if (jv_get_kind(st) != JV_KIND_OBJECT) {
+			jv_free(ty);
+			jv_free(key);
+			jv_free(st);
+			continue;
+		}
+		jv nx = jv_object_get(jv_copy(st), jv_string("Next"));
+		if (jv_get_kind(nx) == JV_KIND_STRING) {
+			printf("  ");
+			dot_id(prefix, name);
+			printf(" -> ");
+			dot_id(prefix, jv_string_value(nx));
+			printf(";\n");
+		}
+		jv_free(nx);
+		jv dflt = jv_object_get(jv_copy(st), jv_string("Default"));
+		if (jv_get_kind(dflt) == JV_KIND_STRING) {
+			printf("  ");
+			dot_id(prefix, name);
+			printf(" -> ");
+			dot_id(prefix, jv_string_value(dflt));
+			printf(" [label=\"Default\"];\n");
+		}
+		jv_free(dflt);
+		const char *lists[] = { "Choices", "Catch" };
+		for (int l = 0; l < 2; l++) {
+			jv arr = jv_object_get(jv_copy(st), jv_string(lists[l]));
+			if (jv_get_kind(arr) == JV_KIND_ARRAY) {
+				jv_array_foreach(arr, k, r) {
+					(void)k;
+					jv rn = jv_get_kind(r) == JV_KIND_OBJECT
+					      ? jv_object_get(jv_copy(r), jv_string("Next")) : jv_invalid();
+					if (jv_get_kind(rn) == JV_KIND_STRING) {
+						printf("  ");
+						dot_id(prefix, name);
+						printf(" -> ");
+						dot_id(prefix, jv_string_value(rn));
+						printf(l ? " [style=dashed, label=\"Catch\"];\n" : ";\n");
+					}
+					jv_free(rn);
+					jv_free(r);
+				}
+			}
+			jv_free(arr);
+		}
+		/* Parallel branches and Map processors as clusters */
+		jv subs = jv_array();
+		jv br = jv_object_get(jv_copy(st), jv_string("Branches"));
+		if (jv_get_kind(br) == JV_KIND_ARRAY)
+			subs = jv_array_concat(subs, jv_copy(br));
+		jv_free(br);
+		const char *procs[] = { "ItemProcessor", "Iterator" };
+		for (int p = 0; p < 2; p++) {
+			jv ip = jv_object_get(jv_copy(st), jv_string(procs[p]));
+			if (jv_get_kind(ip) == JV_KIND_OBJECT)
+				subs = jv_array_append(subs, ip);
+			else
+				jv_free(ip);
+		}
+		jv_array_foreach(subs, k, sub) {
+			struct buf pfx = BUF_INIT;
+			buf_printf(&pfx, "%s%s/%d/", prefix, name, k);
+			printf("  subgraph cluster_%d {\n  label=\"%s\";\n", ++cluster_n, name);
+			dot_states(sub, buf_str(&pfx));
+			printf("  }\n");
+			jv sst = jv_object_get(jv_copy(sub), jv_string("StartAt"));
+			if (jv_get_kind(sst) == JV_KIND_STRING) {
+				printf("  ");
+				dot_id(prefix, name);
+				printf(" -> ");
+				dot_id(buf_str(&pfx), "(start)");
+				printf(" [style=dotted];\n");
+			}
+			jv_free(sst);
+			buf_free(&pfx);
+			jv_free(sub);
+		}
+		jv_free(subs);
+		jv_free(ty);
+		jv_free(key);
+		jv_free(st);
+	}
+	jv_free(states);
+	jv_free(start);
+}
+
+static int cmd_graph(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	int i = one_operand(cmd, argc, argv, NULL, NULL);
+	jv def = read_definition(argv[i], 0);
+	jv v = asl_validate(jv_copy(def));
+	jv res = jv_object_get(v, jv_string("result"));
+	int ok = !strcmp(jv_string_value(res), "OK");
+	jv_free(res);
+	if (!ok) {
+		jv_free(def);
+		warnf("%s: invalid definition (see sfn-run validate)", argv[i]);
+		return EK_USAGE;
+	}
+	printf("digraph state_machine {\n  rankdir=TB;\n  node [fontname=\"Helvetica\"];\n");
+	dot_states(def, "");
+	printf("}\n");
+	jv_free(def);
+	return EK_OK;
+}
+
+int main(int argc, char **argv)
+{
+	cli_init(&prog, argc, argv);
+	const struct cli_cmd *cmd = cli_command(&prog, argc, argv);
+	int rc;
+	argc--;  /* cli_command moved the command word to the end */
+	if (!strcmp(cmd->name, "validate"))
+		rc = cmd_validate(cmd, argc, argv);
+	else if (!strcmp(cmd->name, "run"))
+		rc = cmd_run(cmd, argc, argv);
+	else
+		rc = cmd_graph(cmd, argc, argv);
+	return cli_exit(rc);
+}
