@@ -395,6 +395,8 @@ static int parse_bracket(struct parser *ps, struct seg *s)
 				break;
 			ps->p++;
 			skip_ws(ps);
+			if (*ps->p != '\'' && *ps->p != '"')
+				return fail(ps, "expected a quoted name");
 		}
 		if (s->n == 1) {
 			s->name = s->names[0];
