@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "asl_int.h"
+#include "clock.h"
 #include "intrinsics.h"
 #include "util.h"
 
@@ -29,84 +30,34 @@
 
 /* ---- time ------------------------------------------------------------- */
 
+/* RFC 3339 with milliseconds, as Step Functions prints dates; the clock
+ * module does the calendar. */
 void asl_format_time(double t, char out[32])
 {
-	time_t s = (time_t)floor(t);
-	int ms = (int)((t - floor(t)) * 1000.0);
-	if (ms > 999)
-		ms = 999;
-	struct tm tm;
-	gmtime_r(&s, &tm);
-	int y = tm.tm_year + 1900;
-	if (y < 0 || y > 9999)
-		y = y < 0 ? 0 : 9999;
-	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y % 10000,
-	         (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100,
-	         tm.tm_min % 100, tm.tm_sec % 100, ms % 1000);
+	double sec = floor(t);
+	int ms = (int)((t - sec) * 1000.0);
+	clock_format((int64_t)sec * 1000 + (ms > 999 ? 999 : ms), 1, out, 32);
 }
 
-static int digits(const char *s, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int64_t days_from_civil(int y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
+/*
+ * AWS's timestamps: RFC 3339 with an upper-case 'T' and a zone. The clock
+ * module parses them to the millisecond; digits past that (AWS keeps
+ * nanoseconds) are added here, and a leap second :60 counts as one.
+ */
 int asl_parse_time(const char *s, double *out)
 {
-	int y, mo, d, h, mi, se;
-	if (strlen(s) < 20 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-	    s[7] != '-' || digits(s + 8, 2, &d) || s[10] != 'T' || digits(s + 11, 2, &h) ||
-	    s[13] != ':' || digits(s + 14, 2, &mi) || s[16] != ':' || digits(s + 17, 2, &se))
+	int64_t ms;
+	if (strlen(s) < 20 || s[10] != 'T' || clock_parse(s, &ms) != 0)
 		return -1;
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
-		return -1;
-	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return -1;
-	const char *p = s + 19;
-	double frac = 0;
-	if (*p == '.') {
-		p++;
-		double scale = 0.1;
-		if (!isdigit((unsigned char)*p))
-			return -1;
-		while (isdigit((unsigned char)*p)) {
-			frac += (*p - '0') * scale;
-			scale /= 10;
-			p++;
-		}
+	double extra = 0, scale = 0.0001;
+	if (s[19] == '.') {
+		size_t n = strspn(s + 20, "0123456789");
+		for (size_t k = 3; k < n && k < 12; k++, scale /= 10)
+			extra += (s[20 + k] - '0') * scale;
 	}
-	int off = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int oh, om;
-		if (digits(p + 1, 2, &oh) || p[3] != ':' || digits(p + 4, 2, &om) || oh > 23 || om > 59)
-			return -1;
-		off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p)
-		return -1;
-	*out = (double)(days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off) + frac;
+	if (s[17] == '6' && s[18] == '0')
+		ms += 1000;  /* clock_parse reads :60 as :59 */
+	*out = (double)ms / 1000.0 + extra;
 	return 0;
 }
 
