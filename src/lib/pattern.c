@@ -36,17 +36,8 @@
 #include <pcre2.h>
 
 #include "pattern.h"
+#include "pattern_int.h"
 #include "util.h"
-
-size_t pat_fold(const char *s, size_t n, char *out);
-int pat_glob_parse(const char *s, size_t n, int escapes, char *out, size_t *outlen,
-                   char *err, size_t errlen);
-int pat_glob_match(const char *pat, size_t plen, const char *s, size_t n);
-int pat_glob_complexity(const char *pat, size_t plen, int limit);
-int pat_parse_ip(const char *s, size_t n, unsigned char out[16]);
-int pat_parse_cidr(const char *s, size_t n, unsigned char lo[16], unsigned char hi[16],
-                   char *err, size_t errlen);
-int pat_iregexp_to_pcre(const char *s, size_t n, struct buf *out, char *err, size_t errlen);
 
 #define ERR_PREFIX "Event pattern is not valid. Reason: "
 #define WILDCARD_COMPLEXITY_LIMIT 10
