@@ -7,8 +7,10 @@
  * keeps its own copy of the definition. asl_validate consumes its argument
  * and returns a value the caller owns. asl_run does not consume INPUT (it
  * copies it) and fills a result the caller releases with
- * asl_result_free. One machine serves any number of executions, one after
- * another; not from several threads at once, since libjq's reference
+ * asl_result_free. Within an execution, Parallel branches and Map
+ * iterations run at once on the calling thread (an event loop). One
+ * machine serves any number of executions, one after another; not from
+ * several threads at once, since libjq's reference
  * counts are not atomic (sfn-run -j uses processes instead).
  */
 #ifndef EVKIT_ASL_H
@@ -45,17 +47,35 @@ typedef int (*asl_task_fn)(void *ctx, const char *resource, jv input,
                            double timeout_s, jv *result, char **error,
                            char **cause);
 
+/*
+ * Tasks without blocking: task_start starts the work and returns at once;
+ * the host reports its end exactly once, with asl_task_succeed (RESULT
+ * consumed) or asl_task_fail (strings copied, either may be NULL), from
+ * inside task_wait, which asl_run calls when it has nothing else to do: it
+ * waits up to TIMEOUT_MS (-1: until something happens) for tasks to end.
+ * Reporting from inside task_start is allowed too. INPUT is consumed.
+ */
+struct asl_task;
+typedef void (*asl_task_start_fn)(void *ctx, struct asl_task *t, const char *resource,
+                                  jv input, double timeout_s);
+typedef void (*asl_task_wait_fn)(void *ctx, int timeout_ms);
+void asl_task_succeed(struct asl_task *t, jv result);
+void asl_task_fail(struct asl_task *t, const char *error, const char *cause);
+
 struct asl_options {
 	const char *exec_name;      /* required: the execution's name */
 	const char *exec_arn;
 	const char *sm_name;
 	const char *sm_arn;
 	const char *role_arn;       /* $$.Execution.RoleArn */
+	int sync_express;           /* StartSyncExecution: no $$.Execution.RedriveCount */
 	double start_time;          /* seconds since the epoch; 0: now */
 	int virtual_time;           /* Wait and retry intervals move a clock */
 	int history;                /* collect GetExecutionHistory events */
-	asl_task_fn task;           /* NULL: every Task fails */
-	void *task_ctx;
+	asl_task_fn task;           /* NULL: every Task fails, unless... */
+	asl_task_start_fn task_start;  /* ...Tasks run without blocking */
+	asl_task_wait_fn task_wait;
+	void *task_ctx;             /* for task, task_start and task_wait */
 	const char *s3_root;        /* ItemReader: S3 bucket B is ROOT/B ("." if NULL) */
 	size_t input_size;          /* the input's JSON text length, if known */
 	int (*stopping)(void);      /* non-zero: abort (a Wait ends at once) */

@@ -1,12 +1,12 @@
 /*
- * asl_exec.c: run one execution of a loaded state machine.
+ * asl_exec.c: run executions of a loaded state machine.
  *
- * This is the simple core: states run one after another on the calling
- * thread, Parallel branches and Map iterations in order (their history
- * events therefore never interleave, which AWS allows), and Wait states and
- * retry intervals either sleep or, with virtual_time, move the execution's
- * clock. The data flow follows AWS exactly: InputPath, Parameters, the
- * state's work, ResultSelector, Assign, ResultPath, OutputPath.
+ * The data flow follows AWS exactly: InputPath, Parameters, the state's
+ * work, ResultSelector, Assign, ResultPath, OutputPath. The engine below
+ * runs Parallel branches and Map iterations at once on one thread, as
+ * fibers of an event loop: Tasks run in the host without blocking it, and
+ * Wait states and retry intervals are timers on the execution's clock
+ * (the wall clock, or a virtual one that jumps to the next timer).
  *
  * Errors travel as (error, cause) pairs; States.Runtime errors carry AWS's
  * "An error occurred while executing the state ..." prefix and end the
@@ -520,45 +520,7 @@ static int size_check(struct frame *f, jv v, size_t *bound, struct aerr *e)
 	return -1;
 }
 
-/* ---- waiting ------------------------------------------------------------ */
-
-/* Let SECONDS pass. With a deadline in the way the clock stops there and
- * the execution times out. */
-static int sleep_for(struct frame *f, double seconds, struct aerr *e)
-{
-	struct exec *x = f->x;
-	double t = now(x);
-	double until = t + seconds;
-	int timeout = x->deadline > 0 && until > x->deadline;
-	if (timeout)
-		until = x->deadline;
-	if (x->o->virtual_time) {
-		if (until > x->now)
-			x->now = until;
-	} else {
-		while (now(x) < until) {
-			if (x->o->stopping && x->o->stopping()) {
-				aerr_clear(e);
-				e->aborted = 1;
-				return -1;
-			}
-			double left = until - x->now;
-			struct timespec ts = { (time_t)left, (long)((left - floor(left)) * 1e9) };
-			nanosleep(&ts, NULL);
-		}
-	}
-	if (timeout) {
-		aerr_clear(e);
-		e->timed_out = 1;
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- states ------------------------------------------------------------- */
-
-static int run_states(struct frame *f, const struct asl_states *ss, jv input, jv *out,
-                      struct aerr *e);
 
 static int error_matches(char **errs, int n, const char *error, int is_task)
 {
@@ -590,7 +552,9 @@ static int choice_resolve(void *ctx, const struct apath *ap, jv *out)
 	return resolve(c->f, ap, c->input, out);
 }
 
-static int wait_state(struct frame *f, const struct asl_state *s, jv in, struct aerr *e)
+/* How long Wait state S waits, read from IN; -1 with a States.Runtime error. */
+static int wait_seconds(struct frame *f, const struct asl_state *s, jv in, double *out,
+                        struct aerr *e)
 {
 	double secs = 0;
 	if (s->has_seconds) {
@@ -650,7 +614,8 @@ static int wait_state(struct frame *f, const struct asl_state *s, jv in, struct 
 	}
 	if (secs > WAIT_LIMIT)
 		return runtime_err(f, e, "Wait state delay is too long.");
-	return sleep_for(f, secs, e);
+	*out = secs;
+	return 0;
 }
 
 static int fail_state(struct frame *f, const struct asl_state *s, jv in, struct aerr *e)
@@ -704,179 +669,6 @@ static int fail_state(struct frame *f, const struct asl_state *s, jv in, struct 
 	return -1;
 }
 
-static int task_state(struct frame *f, const struct asl_state *s, jv eff, jv *result,
-                      struct aerr *e)
-{
-	struct exec *x = f->x;
-	const char *res = s->resource;
-	if (!res)
-		return runtime_err(f, e, "The Resource of this Task is a CloudFormation expression, which only a deployment resolves");
-	int lambda_invoke = !strncmp(res, "arn:aws:states:::lambda:invoke", 30);
-	int direct_lambda = !strncmp(res, "arn:aws:lambda:", 15);
-	const char *pfx = direct_lambda ? "LambdaFunction" : "Task";
-	struct buf t = BUF_INIT;
-	double timeout = s->timeout_seconds;
-	if (s->has_timeout_path) {
-		jv v;
-		if (resolve(f, &s->timeout_path, eff, &v) < 0 || jv_get_kind(v) != JV_KIND_NUMBER) {
-			if (jv_is_valid(v))
-				jv_free(v);
-			return runtime_err(f, e, "The TimeoutSecondsPath parameter does not reference a valid positive integer: %s",
-			                   s->timeout_path.text);
-		}
-		timeout = jv_number_value(v);
-		jv_free(v);
-	}
-	/* A local function sends no heartbeats: one that runs past
-	 * HeartbeatSeconds is stopped there with States.HeartbeatTimeout. */
-	double heartbeat = s->heartbeat_seconds;
-	if (s->has_heartbeat_path) {
-		jv v;
-		if (resolve(f, &s->heartbeat_path, eff, &v) < 0 || jv_get_kind(v) != JV_KIND_NUMBER) {
-			if (jv_is_valid(v))
-				jv_free(v);
-			return runtime_err(f, e, "The HeartbeatSecondsPath parameter does not reference a valid positive integer: %s",
-			                   s->heartbeat_path.text);
-		}
-		heartbeat = jv_number_value(v);
-		jv_free(v);
-	}
-	int by_heartbeat = heartbeat > 0 && (timeout <= 0 || heartbeat < timeout);
-	double limit = by_heartbeat ? heartbeat : timeout;
-	jv det = jv_invalid();
-	if (history_on(f)) {
-		det = jv_object();
-		det = jv_object_set(det, jv_string("resource"), jv_string(res));
-		char *p = dump(eff);
-		det = jv_object_set(det, jv_string("parameters"), jv_string(p));
-		free(p);
-		if (timeout > 0)
-			det = jv_object_set(det, jv_string("timeoutInSeconds"), jv_number(timeout));
-	}
-	buf_printf(&t, "%sScheduled", pfx);
-	emit(f, buf_str(&t), direct_lambda ? "lambdaFunctionScheduledEventDetails" : "taskScheduledEventDetails", det);
-	buf_reset(&t);
-	buf_printf(&t, "%sStarted", pfx);
-	emit(f, buf_str(&t), NULL, jv_invalid());
-
-	jv payload = jv_copy(eff);
-	char *fname = NULL;
-	if (lambda_invoke) {
-		jv fnv = jv_get_kind(eff) == JV_KIND_OBJECT
-		       ? jv_object_get(jv_copy(eff), jv_string("FunctionName")) : jv_invalid();
-		if (jv_get_kind(fnv) == JV_KIND_STRING)
-			fname = xstrdup(jv_string_value(fnv));
-		jv_free(fnv);
-		jv_free(payload);
-		payload = jv_get_kind(eff) == JV_KIND_OBJECT
-		        ? jv_object_get(jv_copy(eff), jv_string("Payload")) : jv_invalid();
-		if (!jv_is_valid(payload)) {
-			jv_free(payload);
-			payload = jv_object();
-		}
-	}
-	int rc;
-	char *error = NULL, *cause = NULL;
-	jv out = jv_invalid();
-	if (!x->o->task) {
-		jv_free(payload);
-		error = xstrdup("States.TaskFailed");
-		struct buf c = BUF_INIT;
-		buf_printf(&c, "No handler for the resource '%s': give one with --fn", res);
-		cause = buf_detach(&c);
-		rc = -1;
-	} else if (lambda_invoke && !fname) {
-		jv_free(payload);
-		error = xstrdup("States.Runtime");
-		cause = xstrdup("The lambda:invoke integration needs a FunctionName parameter");
-		rc = -1;
-	} else {
-		rc = x->o->task(x->o->task_ctx, lambda_invoke ? fname : res, payload, limit,
-		                &out, &error, &cause);
-		if (rc < 0 && by_heartbeat && error && !strcmp(error, "States.Timeout")) {
-			free(error);
-			error = xstrdup("States.HeartbeatTimeout");
-		}
-	}
-	free(fname);
-	if (rc < 0) {
-		buf_reset(&t);
-		int to = error && (!strcmp(error, "States.Timeout") ||
-		                   !strcmp(error, "States.HeartbeatTimeout"));
-		buf_printf(&t, "%s%s", pfx, to ? "TimedOut" : "Failed");
-		emit(f, buf_str(&t), direct_lambda ? "lambdaFunctionFailedEventDetails" : "taskFailedEventDetails",
-		     history_on(f) ? details_err(error ? error : "States.TaskFailed", cause) : jv_invalid());
-		buf_free(&t);
-		aerr_clear(e);
-		e->error = error ? error : xstrdup("States.TaskFailed");
-		e->cause = cause;
-		e->runtime = !strcmp(e->error, "States.Runtime");
-		return -1;
-	}
-	free(error);
-	free(cause);
-	if (lambda_invoke) {
-		jv r = jv_object();
-		r = jv_object_set(r, jv_string("ExecutedVersion"), jv_string("$LATEST"));
-		r = jv_object_set(r, jv_string("Payload"), out);
-		r = jv_object_set(r, jv_string("SdkHttpMetadata"), jv_object_set(jv_object(),
-		                  jv_string("HttpStatusCode"), jv_number(200)));
-		r = jv_object_set(r, jv_string("SdkResponseMetadata"), jv_object());
-		r = jv_object_set(r, jv_string("StatusCode"), jv_number(200));
-		out = r;
-	}
-	buf_reset(&t);
-	buf_printf(&t, "%sSucceeded", pfx);
-	jv sd = jv_invalid();
-	if (history_on(f)) {
-		sd = jv_object();
-		char *o = dump(out);
-		sd = jv_object_set(sd, jv_string("output"), jv_string(o));
-		free(o);
-	}
-	emit(f, buf_str(&t), direct_lambda ? "lambdaFunctionSucceededEventDetails" : "taskSucceededEventDetails", sd);
-	buf_free(&t);
-	*result = out;
-	return 0;
-}
-
-static void scope_push(struct scope *s, struct frame *f)
-{
-	s->vars = jv_object();
-	s->parent = f->scope;
-}
-
-static int parallel_state(struct frame *f, const struct asl_state *s, jv eff, jv *result,
-                          size_t *rbound, struct aerr *e)
-{
-	size_t total = 2;
-	emit(f, "ParallelStateStarted", NULL, jv_invalid());
-	size_t eff_bound = size_bound(eff, DATA_LIMIT);
-	jv r = jv_array();
-	for (int i = 0; i < s->nbranches; i++) {
-		struct scope sc;
-		scope_push(&sc, f);
-		struct frame bf = *f;
-		bf.scope = &sc;
-		bf.pending = jv_invalid();
-		bf.bound = eff_bound;
-		bf.in_map = 0;
-		bf.map_value = jv_invalid();
-		jv out;
-		int rc = run_states(&bf, &s->branches[i], jv_copy(eff), &out, e);
-		f->prev = bf.prev;
-		jv_free(sc.vars);
-		if (rc < 0) {
-			jv_free(r);
-			return -1;
-		}
-		r = jv_array_append(r, out);
-		total += bf.bound + 1;
-	}
-	*result = r;
-	*rbound = total;
-	return 0;
-}
 
 static int int_param(struct frame *f, const struct apath *ap, jv in, const char *field,
                      int want_float, double *out, struct aerr *e)
@@ -909,21 +701,678 @@ static int int_param(struct frame *f, const struct apath *ap, jv in, const char 
 	return 0;
 }
 
-static int map_state(struct frame *f, const struct asl_state *s, jv eff, jv *result,
-                     size_t *rbound, struct aerr *e)
+
+/* ---- the engine ---------------------------------------------------------
+ *
+ * One thread runs an execution as a set of fibers: the execution itself,
+ * each Parallel branch and each Map iteration. A fiber is a frame plus its
+ * place in a list of states, and it runs until it has to wait: for a
+ * Task's answer (the host runs it without blocking us), for a timer (a
+ * Wait state, a retry's interval) or for the fibers of a Parallel or Map
+ * state it started (a group). Ready fibers run in turn; when none is
+ * ready the engine jumps the virtual clock to the next timer, or lets the
+ * host wait for its tasks, or sleeps until the next timer.
+ *
+ * Children are launched depth first: a branch that never waits runs to its
+ * end before the next one starts, so such branches write the same history
+ * as running them one after another. A Map keeps at most MaxConcurrency
+ * iterations (40, AWS's inline limit, when it is 0) alive at once.
+ *
+ * Fibers are freed only from the main loop (the graveyard), never while
+ * their code may be on the stack; a cancelled fiber whose Task is still
+ * running is freed when the host reports the task's end, and asl_run
+ * returns only once the host has reported every task it started.
+ */
+
+#define INLINE_MAP_LIMIT 40       /* AWS: inline Map runs up to 40 at once */
+#define DISTRIBUTED_LIMIT 1000    /* child workflows alive at once, locally */
+#define NRETRY_MAX 64
+
+enum phase { PH_ENTER, PH_ATTEMPT, PH_RESULT, PH_WAITED };
+enum waitfor { WF_NONE, WF_READY, WF_TIMER, WF_TASK, WF_GROUP };
+
+struct engine;
+struct group;
+
+struct fiber {
+	struct frame f;
+	struct engine *eng;
+	const struct asl_states *ss;
+	int cur;                 /* the state being run */
+	int next;                /* where it goes, -1: the branch ends */
+	enum phase phase;
+	jv raw, eff, res;        /* the state's input, effective input, result */
+	size_t in_bound, res_bound;
+	int res_is_input;
+	int counts[NRETRY_MAX];  /* attempts per retrier */
+	int op_rc;               /* how the awaited work ended; error in e */
+	struct aerr e;
+	struct scope sc;         /* a branch's or an iteration's variables */
+	int own_scope;
+	enum waitfor waiting;
+	int cancelled, in_start, finished, rc;
+	double wake;             /* WF_TIMER */
+	uint64_t seq;
+	int heap_pos;
+	struct fiber *qnext;     /* ready queue or graveyard */
+	struct group *parent;    /* the group this fiber belongs to */
+	int index;               /* its branch or item index there */
+	struct fiber *sib_prev, *sib_next;
+	struct group *g;         /* WF_GROUP: the group it waits for */
+	jv out;                  /* the branch's output once finished */
+};
+
+/* The fibers of one Parallel or Map state. */
+struct group {
+	struct fiber *owner;
+	const struct asl_state *s;
+	int is_map;
+	jv eff, items, results;
+	int n, launched, running, done, cap;
+	size_t eff_bound, total;
+	int failures, failed, fatal, pumping;
+	struct aerr first;
+	double tol_count, tol_pct;
+	struct fiber *kids;      /* children alive */
+};
+
+struct engine {
+	struct exec x;
+	struct fiber *top;
+	struct fiber *ready, *ready_tail, *grave;
+	struct fiber **heap;
+	int nheap, capheap;
+	uint64_t seq;
+	int tasks_out;
+};
+
+/* A Task the host is running for a fiber. */
+struct asl_task {
+	struct engine *eng;
+	struct fiber *fb;
+	int lambda_invoke, direct_lambda, by_heartbeat;
+};
+
+static void fiber_run(struct fiber *fb);
+static void group_child_done(struct group *g, struct fiber *c);
+static void group_cancel(struct group *g, int events);
+
+static void fiber_release(struct fiber *fb)
 {
-	size_t total = 2;
+	if (fb->g) {
+		/* a group it no longer waits for: end it with the fiber */
+		fb->cancelled = 1;
+		fb->waiting = WF_GROUP;
+		group_cancel(fb->g, 0);
+	}
+	jv_free(fb->raw);
+	jv_free(fb->eff);
+	jv_free(fb->res);
+	jv_free(fb->out);
+	jv_free(fb->f.pending);
+	if (fb->own_scope)
+		jv_free(fb->sc.vars);
+	aerr_clear(&fb->e);
+	free(fb);
+}
+
+/* Free FB from the main loop. The execution's own fiber stays to the end. */
+static void graveyard(struct fiber *fb)
+{
+	if (fb == fb->eng->top)
+		return;
+	fb->qnext = fb->eng->grave;
+	fb->eng->grave = fb;
+}
+
+static void grave_drain(struct engine *eng)
+{
+	while (eng->grave) {
+		struct fiber *fb = eng->grave;
+		eng->grave = fb->qnext;
+		fiber_release(fb);
+	}
+}
+
+static void make_ready(struct fiber *fb)
+{
+	struct engine *eng = fb->eng;
+	fb->waiting = WF_READY;
+	fb->qnext = NULL;
+	if (eng->ready_tail)
+		eng->ready_tail->qnext = fb;
+	else
+		eng->ready = fb;
+	eng->ready_tail = fb;
+}
+
+static struct fiber *pop_ready(struct engine *eng)
+{
+	struct fiber *fb = eng->ready;
+	if (fb) {
+		eng->ready = fb->qnext;
+		if (!eng->ready)
+			eng->ready_tail = NULL;
+		fb->qnext = NULL;
+	}
+	return fb;
+}
+
+/* ---- timers: a binary heap by wake time, then by arrival ----------------- */
+
+static int heap_less(const struct fiber *a, const struct fiber *b)
+{
+	return a->wake < b->wake || (a->wake == b->wake && a->seq < b->seq);
+}
+
+static void heap_swap(struct engine *eng, int i, int j)
+{
+	struct fiber *t = eng->heap[i];
+	eng->heap[i] = eng->heap[j];
+	eng->heap[j] = t;
+	eng->heap[i]->heap_pos = i;
+	eng->heap[j]->heap_pos = j;
+}
+
+static void heap_fix(struct engine *eng, int i)
+{
+	while (i > 0 && heap_less(eng->heap[i], eng->heap[(i - 1) / 2])) {
+		heap_swap(eng, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		int l = 2 * i + 1, r = l + 1, m = i;
+		if (l < eng->nheap && heap_less(eng->heap[l], eng->heap[m]))
+			m = l;
+		if (r < eng->nheap && heap_less(eng->heap[r], eng->heap[m]))
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(eng, i, m);
+		i = m;
+	}
+}
+
+static void heap_push(struct engine *eng, struct fiber *fb)
+{
+	if (eng->nheap == eng->capheap) {
+		eng->capheap = eng->capheap ? eng->capheap * 2 : 16;
+		eng->heap = xrealloc(eng->heap, (size_t)eng->capheap * sizeof *eng->heap);
+	}
+	fb->seq = eng->seq++;
+	fb->heap_pos = eng->nheap;
+	eng->heap[eng->nheap++] = fb;
+	heap_fix(eng, fb->heap_pos);
+}
+
+static void heap_remove(struct engine *eng, struct fiber *fb)
+{
+	int i = fb->heap_pos;
+	if (i < 0 || i >= eng->nheap || eng->heap[i] != fb)
+		return;
+	eng->nheap--;
+	if (i != eng->nheap) {
+		eng->heap[i] = eng->heap[eng->nheap];
+		eng->heap[i]->heap_pos = i;
+		heap_fix(eng, i);
+	}
+	fb->heap_pos = -1;
+}
+
+/* Let SECONDS pass before the fiber goes on (at once when not positive). */
+static void sleep_start(struct fiber *fb, double seconds)
+{
+	if (!(seconds > 0))
+		return;
+	fb->wake = now(fb->f.x) + seconds;
+	fb->waiting = WF_TIMER;
+	heap_push(fb->eng, fb);
+}
+
+/* ---- cancelling ----------------------------------------------------------- */
+
+/* Stop FB, which is not running (it waits for something). */
+static void fiber_cancel(struct fiber *fb)
+{
+	fb->cancelled = 1;
+	switch (fb->waiting) {
+	case WF_TIMER:
+		heap_remove(fb->eng, fb);
+		graveyard(fb);
+		break;
+	case WF_GROUP:
+		group_cancel(fb->g, 0);
+		graveyard(fb);
+		break;
+	case WF_TASK:       /* freed when the host reports the task's end */
+	case WF_READY:      /* freed when it leaves the ready queue */
+	case WF_NONE:
+		break;
+	}
+}
+
+static void sib_unlink(struct group *g, struct fiber *c)
+{
+	if (c->sib_prev)
+		c->sib_prev->sib_next = c->sib_next;
+	else
+		g->kids = c->sib_next;
+	if (c->sib_next)
+		c->sib_next->sib_prev = c->sib_prev;
+	c->sib_prev = c->sib_next = NULL;
+}
+
+static void group_free(struct group *g)
+{
+	jv_free(g->eff);
+	jv_free(g->items);
+	jv_free(g->results);
+	aerr_clear(&g->first);
+	free(g);
+}
+
+static jv iteration_details(const struct group *g, int index)
+{
+	jv d = jv_object_set(jv_object(), jv_string("name"), jv_string(g->s->name));
+	return jv_object_set(d, jv_string("index"), jv_number(index));
+}
+
+/* Stop every child of G; with EVENTS, inline Map iterations say so in the
+ * history. G itself is freed here when its owner waits for it. */
+static void group_cancel(struct group *g, int events)
+{
+	while (g->kids) {
+		struct fiber *c = g->kids;
+		sib_unlink(g, c);
+		g->running--;
+		if (events && g->is_map && !g->s->distributed)
+			emit(&g->owner->f, "MapIterationAborted", "mapIterationAbortedEventDetails",
+			     history_on(&g->owner->f) ? iteration_details(g, c->index) : jv_invalid());
+		c->parent = NULL;
+		fiber_cancel(c);
+	}
+	if (g->owner->waiting == WF_GROUP && g->owner->cancelled) {
+		g->owner->g = NULL;
+		group_free(g);
+	}
+}
+
+/* ---- Task states ---------------------------------------------------------- */
+
+/* The host's answer: the result, or an error (either string may be NULL). */
+static void task_end(struct asl_task *t, int rc, jv out, const char *error, const char *cause)
+{
+	struct engine *eng = t->eng;
+	struct fiber *fb = t->fb;
+	eng->tasks_out--;
+	if (fb->cancelled) {
+		jv_free(out);
+		fb->waiting = WF_NONE;
+		graveyard(fb);
+		free(t);
+		return;
+	}
+	struct frame *f = &fb->f;
+	const char *pfx = t->direct_lambda ? "LambdaFunction" : "Task";
+	struct buf b = BUF_INIT;
+	if (rc < 0) {
+		jv_free(out);
+		if (!error)
+			error = "States.TaskFailed";
+		if (t->by_heartbeat && !strcmp(error, "States.Timeout"))
+			error = "States.HeartbeatTimeout";
+		int to = !strcmp(error, "States.Timeout") || !strcmp(error, "States.HeartbeatTimeout");
+		buf_printf(&b, "%s%s", pfx, to ? "TimedOut" : "Failed");
+		emit(f, buf_str(&b), t->direct_lambda ? "lambdaFunctionFailedEventDetails" : "taskFailedEventDetails",
+		     history_on(f) ? details_err(error, cause) : jv_invalid());
+		set_err(&fb->e, error, cause);
+		fb->e.runtime = !strcmp(error, "States.Runtime");
+		fb->op_rc = -1;
+	} else {
+		if (t->lambda_invoke) {
+			jv r = jv_object();
+			r = jv_object_set(r, jv_string("ExecutedVersion"), jv_string("$LATEST"));
+			r = jv_object_set(r, jv_string("Payload"), out);
+			r = jv_object_set(r, jv_string("SdkHttpMetadata"), jv_object_set(jv_object(),
+			                  jv_string("HttpStatusCode"), jv_number(200)));
+			r = jv_object_set(r, jv_string("SdkResponseMetadata"), jv_object());
+			r = jv_object_set(r, jv_string("StatusCode"), jv_number(200));
+			out = r;
+		}
+		buf_printf(&b, "%sSucceeded", pfx);
+		jv sd = jv_invalid();
+		if (history_on(f)) {
+			char *o = dump(out);
+			sd = jv_object_set(jv_object(), jv_string("output"), jv_string(o));
+			free(o);
+		}
+		emit(f, buf_str(&b), t->direct_lambda ? "lambdaFunctionSucceededEventDetails"
+		                                      : "taskSucceededEventDetails", sd);
+		fb->res = out;
+		fb->op_rc = 0;
+	}
+	buf_free(&b);
+	free(t);
+	fb->waiting = WF_NONE;
+	if (!fb->in_start)
+		make_ready(fb);
+}
+
+void asl_task_succeed(struct asl_task *t, jv result)
+{
+	task_end(t, 0, result, NULL, NULL);
+}
+
+void asl_task_fail(struct asl_task *t, const char *error, const char *cause)
+{
+	task_end(t, -1, jv_invalid(), error, cause);
+}
+
+static int seconds_param(struct frame *f, const struct apath *ap, jv eff, const char *field,
+                         double *out, struct aerr *e)
+{
+	jv v;
+	if (resolve(f, ap, eff, &v) < 0 || jv_get_kind(v) != JV_KIND_NUMBER) {
+		if (jv_is_valid(v))
+			jv_free(v);
+		return runtime_err(f, e, "The %s parameter does not reference a valid positive integer: %s",
+		                   field, ap->text);
+	}
+	*out = jv_number_value(v);
+	jv_free(v);
+	return 0;
+}
+
+/* Start the Task state's work on fb->eff. It ends in task_end, maybe
+ * before this returns. */
+static void task_start(struct fiber *fb, const struct asl_state *s)
+{
+	struct frame *f = &fb->f;
+	struct exec *x = f->x;
+	const char *res = s->resource;
+	fb->op_rc = -1;
+	if (!res) {
+		runtime_err(f, &fb->e, "The Resource of this Task is a CloudFormation expression, which only a deployment resolves");
+		return;
+	}
+	double timeout = s->timeout_seconds, heartbeat = s->heartbeat_seconds;
+	if (s->has_timeout_path &&
+	    seconds_param(f, &s->timeout_path, fb->eff, "TimeoutSecondsPath", &timeout, &fb->e) < 0)
+		return;
+	/* A local function sends no heartbeats: one that runs past
+	 * HeartbeatSeconds is stopped there with States.HeartbeatTimeout. */
+	if (s->has_heartbeat_path &&
+	    seconds_param(f, &s->heartbeat_path, fb->eff, "HeartbeatSecondsPath", &heartbeat, &fb->e) < 0)
+		return;
+	struct asl_task *t = xcalloc(1, sizeof *t);
+	t->eng = fb->eng;
+	t->fb = fb;
+	t->lambda_invoke = !strncmp(res, "arn:aws:states:::lambda:invoke", 30);
+	t->direct_lambda = !strncmp(res, "arn:aws:lambda:", 15);
+	t->by_heartbeat = heartbeat > 0 && (timeout <= 0 || heartbeat < timeout);
+	double limit = t->by_heartbeat ? heartbeat : timeout;
+	const char *pfx = t->direct_lambda ? "LambdaFunction" : "Task";
+	struct buf b = BUF_INIT;
+	jv det = jv_invalid();
+	if (history_on(f)) {
+		det = jv_object_set(jv_object(), jv_string("resource"), jv_string(res));
+		char *p = dump(fb->eff);
+		det = jv_object_set(det, jv_string("parameters"), jv_string(p));
+		free(p);
+		if (timeout > 0)
+			det = jv_object_set(det, jv_string("timeoutInSeconds"), jv_number(timeout));
+	}
+	buf_printf(&b, "%sScheduled", pfx);
+	emit(f, buf_str(&b), t->direct_lambda ? "lambdaFunctionScheduledEventDetails"
+	                                      : "taskScheduledEventDetails", det);
+	buf_reset(&b);
+	buf_printf(&b, "%sStarted", pfx);
+	emit(f, buf_str(&b), NULL, jv_invalid());
+	buf_free(&b);
+
+	jv payload = jv_copy(fb->eff);
+	char *fname = NULL;
+	if (t->lambda_invoke) {
+		jv eff = fb->eff;
+		jv fnv = jv_get_kind(eff) == JV_KIND_OBJECT
+		       ? jv_object_get(jv_copy(eff), jv_string("FunctionName")) : jv_invalid();
+		if (jv_get_kind(fnv) == JV_KIND_STRING)
+			fname = xstrdup(jv_string_value(fnv));
+		jv_free(fnv);
+		jv_free(payload);
+		payload = jv_get_kind(eff) == JV_KIND_OBJECT
+		        ? jv_object_get(jv_copy(eff), jv_string("Payload")) : jv_invalid();
+		if (!jv_is_valid(payload)) {
+			jv_free(payload);
+			payload = jv_object();
+		}
+	}
+	fb->waiting = WF_TASK;
+	fb->in_start = 1;
+	fb->eng->tasks_out++;
+	const char *target = t->lambda_invoke ? fname : res;
+	if (!x->o->task && !x->o->task_start) {
+		jv_free(payload);
+		struct buf c = BUF_INIT;
+		buf_printf(&c, "No handler for the resource '%s': give one with --fn", res);
+		asl_task_fail(t, "States.TaskFailed", buf_str(&c));
+		buf_free(&c);
+	} else if (t->lambda_invoke && !fname) {
+		jv_free(payload);
+		asl_task_fail(t, "States.Runtime", "The lambda:invoke integration needs a FunctionName parameter");
+	} else if (x->o->task_start) {
+		x->o->task_start(x->o->task_ctx, t, target, payload, limit);
+	} else {
+		jv out = jv_invalid();
+		char *error = NULL, *cause = NULL;
+		if (x->o->task(x->o->task_ctx, target, payload, limit, &out, &error, &cause) < 0)
+			asl_task_fail(t, error, cause);
+		else
+			asl_task_succeed(t, out);
+		free(error);
+		free(cause);
+	}
+	free(fname);
+	fb->in_start = 0;
+}
+
+/* ---- Parallel and Map: groups of fibers ----------------------------------- */
+
+static struct fiber *fiber_new(struct engine *eng, const struct asl_states *ss)
+{
+	struct fiber *fb = xcalloc(1, sizeof *fb);
+	fb->eng = eng;
+	fb->ss = ss;
+	fb->cur = ss->start;
+	fb->raw = fb->eff = fb->res = fb->out = jv_invalid();
+	fb->f.x = &eng->x;
+	fb->f.retry_count = -1;
+	fb->f.map_value = jv_invalid();
+	fb->f.pending = jv_invalid();
+	fb->heap_pos = -1;
+	return fb;
+}
+
+static int group_complete(const struct group *g)
+{
+	return g->running == 0 && (g->failed || g->launched == g->n);
+}
+
+/* The group fails with error E (moved). */
+static void group_fail(struct group *g, struct aerr *e, int fatal)
+{
+	if (!g->failed || (fatal && !g->fatal)) {
+		aerr_clear(&g->first);
+		g->first = *e;
+		memset(e, 0, sizeof *e);
+	} else {
+		aerr_clear(e);
+	}
+	g->fatal |= fatal;
+	if (!g->failed) {
+		g->failed = 1;
+		group_cancel(g, 1);
+	}
+}
+
+/* Start child I of G and run it as far as it goes. */
+static void launch(struct group *g)
+{
+	struct fiber *o = g->owner;
+	const struct asl_state *s = g->s;
+	int i = g->launched++;
+	struct fiber *c = fiber_new(o->eng, &s->branches[g->is_map ? 0 : i]);
+	c->f.prev = o->f.prev;
+	c->f.silent = o->f.silent || (g->is_map && s->distributed);
+	c->sc.vars = jv_object();
+	c->sc.parent = o->f.scope;
+	c->own_scope = 1;
+	c->f.scope = &c->sc;
+	c->index = i;
+	jv in;
+	if (g->is_map) {
+		jv item = jv_array_get(jv_copy(g->items), i);
+		c->f.in_map = 1;
+		c->f.map_index = i;
+		c->f.map_value = item;
+		c->f.state_name = o->f.state_name;
+		c->f.entered = o->f.entered;
+		c->f.entered_id = o->f.entered_id;
+		if (s->t_item_selector) {
+			if (tmpl_eval(&c->f, s->t_item_selector, g->eff, &in, &c->e) < 0) {
+				group_fail(g, &c->e, c->e.runtime);
+				o->f.prev = c->f.prev;
+				fiber_release(c);
+				return;
+			}
+		} else {
+			in = jv_copy(item);
+		}
+		jv_free(item);
+		c->f.in_map = 0;
+		c->f.map_value = jv_invalid();
+		c->f.state_name = NULL;
+		c->f.bound = size_bound(in, DATA_LIMIT);
+		if (!s->distributed)
+			emit(&c->f, "MapIterationStarted", "mapIterationStartedEventDetails",
+			     history_on(&c->f) ? iteration_details(g, i) : jv_invalid());
+	} else {
+		in = jv_copy(g->eff);
+		c->f.bound = g->eff_bound;
+	}
+	c->raw = in;
+	c->parent = g;
+	c->sib_next = g->kids;
+	if (g->kids)
+		g->kids->sib_prev = c;
+	g->kids = c;
+	g->running++;
+	fiber_run(c);
+	if (!c->finished)
+		o->f.prev = c->f.prev;
+}
+
+/* Launch what G may launch; when it is complete, wake its owner if the
+ * owner waits for it. */
+static void group_pump(struct group *g)
+{
+	g->pumping = 1;
+	while (!g->failed && g->launched < g->n && g->running < g->cap)
+		launch(g);
+	g->pumping = 0;
+	if (group_complete(g) && g->owner->waiting == WF_GROUP)
+		make_ready(g->owner);
+}
+
+/* Child C of G ended (c->rc, c->out, c->e). */
+static void group_child_done(struct group *g, struct fiber *c)
+{
+	struct fiber *o = g->owner;
+	sib_unlink(g, c);
+	g->running--;
+	g->done++;
+	o->f.prev = c->f.prev;
+	int fatal = c->rc < 0 && (c->e.timed_out || c->e.runtime || c->e.aborted);
+	if (g->is_map && !g->s->distributed && !fatal)
+		emit(&o->f, c->rc < 0 ? "MapIterationFailed" : "MapIterationSucceeded",
+		     c->rc < 0 ? "mapIterationFailedEventDetails" : "mapIterationSucceededEventDetails",
+		     history_on(&o->f) ? iteration_details(g, c->index) : jv_invalid());
+	if (c->rc == 0) {
+		g->results = jv_array_set(g->results, c->index, c->out);
+		c->out = jv_invalid();
+		g->total += c->f.bound + 1;
+	} else if (fatal) {
+		group_fail(g, &c->e, 1);
+	} else if (g->is_map && (g->tol_count >= 0 || g->tol_pct >= 0)) {
+		g->failures++;
+		if (!g->first.error) {
+			g->first = c->e;
+			memset(&c->e, 0, sizeof c->e);
+		}
+		g->results = jv_array_set(g->results, c->index, jv_null());
+		g->total += 5;
+	} else {
+		g->failures++;
+		group_fail(g, &c->e, 0);
+	}
+	graveyard(c);
+	if (!g->pumping)
+		group_pump(g);
+}
+
+static struct group *group_new(struct fiber *fb, const struct asl_state *s, int is_map)
+{
+	struct group *g = xcalloc(1, sizeof *g);
+	g->owner = fb;
+	g->s = s;
+	g->is_map = is_map;
+	g->eff = jv_copy(fb->eff);
+	g->items = jv_invalid();
+	g->results = jv_array();
+	g->tol_count = g->tol_pct = -1;
+	return g;
+}
+
+/* Run G until it waits or is complete; then collect it (now or when the
+ * owner wakes). */
+static void group_go(struct fiber *fb, struct group *g)
+{
+	fb->g = g;
+	group_pump(g);
+	if (!group_complete(g))
+		fb->waiting = WF_GROUP;
+}
+
+static void parallel_start(struct fiber *fb, const struct asl_state *s)
+{
+	emit(&fb->f, "ParallelStateStarted", NULL, jv_invalid());
+	struct group *g = group_new(fb, s, 0);
+	g->n = s->nbranches;
+	g->cap = s->nbranches;
+	g->eff_bound = size_bound(fb->eff, DATA_LIMIT);
+	g->total = 2;
+	group_go(fb, g);
+}
+
+/* Start Map state S on fb->eff. On an error before any iteration starts,
+ * fb->op_rc is -1 with the error in fb->e. */
+static void map_start(struct fiber *fb, const struct asl_state *s)
+{
+	struct frame *f = &fb->f;
+	struct aerr *e = &fb->e;
+	jv eff = fb->eff;
+	fb->op_rc = -1;
 	double maxc = s->max_concurrency;
 	if (s->has_max_concurrency_path &&
 	    int_param(f, &s->max_concurrency_path, eff, "MaxConcurrencyPath", 0, &maxc, e) < 0)
-		return -1;
+		return;
 	jv items;
 	if (jv_get_kind(s->item_reader) == JV_KIND_OBJECT) {
 		jv params = jv_object();
 		if (s->t_reader_params) {
 			jv_free(params);
 			if (tmpl_eval(f, s->t_reader_params, eff, &params, e) < 0)
-				return -1;
+				return;
 		}
 		char *err = NULL;
 		int rc = asl_read_items(f->x->o->s3_root, s->item_reader, params, &items, &err);
@@ -931,11 +1380,13 @@ static int map_state(struct frame *f, const struct asl_state *s, jv eff, jv *res
 		if (rc < 0) {
 			set_err(e, "States.ItemReaderFailed", err);
 			free(err);
-			return -1;
+			return;
 		}
 	} else if (s->has_items_path) {
-		if (resolve(f, &s->items_path, eff, &items) < 0)
-			return missing_path(f, e, &s->items_path);
+		if (resolve(f, &s->items_path, eff, &items) < 0) {
+			missing_path(f, e, &s->items_path);
+			return;
+		}
 	} else {
 		items = jv_copy(eff);
 	}
@@ -945,35 +1396,35 @@ static int map_state(struct frame *f, const struct asl_state *s, jv eff, jv *res
 		runtime_err(f, e, "Invalid path '%s': The Map state's ItemsPath must reference a JSON array, but it references: %s",
 		            s->has_items_path ? s->items_path.text : "$", d);
 		free(d);
-		return -1;
+		return;
 	}
 	int n = jv_array_length(jv_copy(items));
 	emit(f, "MapStateStarted", "mapStateStartedEventDetails",
 	     history_on(f) ? jv_object_set(jv_object(), jv_string("length"), jv_number(n)) : jv_invalid());
 	double tol_count = s->has_tolerated_count ? s->tolerated_count : -1;
 	double tol_pct = s->has_tolerated_pct ? s->tolerated_pct : -1;
-	if (s->has_tolerated_count_path &&
-	    int_param(f, &s->tolerated_count_path, eff, "ToleratedFailureCountPath", 0, &tol_count, e) < 0)
-		{
+	if ((s->has_tolerated_count_path &&
+	     int_param(f, &s->tolerated_count_path, eff, "ToleratedFailureCountPath", 0, &tol_count, e) < 0) ||
+	    (s->has_tolerated_pct_path &&
+	     int_param(f, &s->tolerated_pct_path, eff, "ToleratedFailurePercentagePath", 1, &tol_pct, e) < 0)) {
 		jv_free(items);
-		return -1;
+		return;
 	}
-	if (s->has_tolerated_pct_path &&
-	    int_param(f, &s->tolerated_pct_path, eff, "ToleratedFailurePercentagePath", 1, &tol_pct, e) < 0)
-		{
+	if (s->has_tolerated_count_path && tol_count < 0) {
 		jv_free(items);
-		return -1;
+		runtime_err(f, e, "ToleratedFailureCount cannot be negative.");
+		return;
 	}
-	if (s->has_tolerated_count_path && tol_count < 0)
-		return jv_free(items), runtime_err(f, e, "ToleratedFailureCount cannot be negative.");
-	if (s->has_tolerated_pct_path && (tol_pct < 0 || tol_pct > 100))
-		return jv_free(items), runtime_err(f, e, "ToleratedFailurePercentage must be between 0 and 100.");
-
+	if (s->has_tolerated_pct_path && (tol_pct < 0 || tol_pct > 100)) {
+		jv_free(items);
+		runtime_err(f, e, "ToleratedFailurePercentage must be between 0 and 100.");
+		return;
+	}
 	if (s->distributed)
 		emit(f, "MapRunStarted", NULL, jv_invalid());
 
 	/* ItemBatcher: groups of items, each {"Items": [...]} */
-	if (jv_is_valid(s->item_batcher) && jv_get_kind(s->item_batcher) == JV_KIND_OBJECT) {
+	if (jv_get_kind(s->item_batcher) == JV_KIND_OBJECT) {
 		jv mx = jv_object_get(jv_copy(s->item_batcher), jv_string("MaxItemsPerBatch"));
 		int per = jv_get_kind(mx) == JV_KIND_NUMBER ? (int)jv_number_value(mx) : n;
 		jv_free(mx);
@@ -988,7 +1439,7 @@ static int map_state(struct frame *f, const struct asl_state *s, jv eff, jv *res
 					jv_free(b);
 					jv_free(batches);
 					jv_free(items);
-					return -1;
+					return;
 				}
 				b = jv_object_set(b, jv_string("BatchInput"), bin);
 			}
@@ -1000,144 +1451,83 @@ static int map_state(struct frame *f, const struct asl_state *s, jv eff, jv *res
 		items = batches;
 		n = jv_array_length(jv_copy(items));
 	}
-
-	jv r = jv_array();
-	int failures = 0;
-	struct aerr first = { 0 };
-	const char *mname = f->state_name;
-	for (int i = 0; i < n; i++) {
-		jv item = jv_array_get(jv_copy(items), i);
-		struct frame itf = *f;
-		struct scope sc;
-		scope_push(&sc, f);
-		itf.scope = &sc;
-		itf.pending = jv_invalid();
-		itf.silent = f->silent || s->distributed;
-		itf.in_map = 1;
-		itf.map_index = i;
-		itf.map_value = item;
-		jv in;
-		if (s->t_item_selector) {
-			if (tmpl_eval(&itf, s->t_item_selector, eff, &in, e) < 0) {
-				jv_free(item);
-				jv_free(sc.vars);
-				jv_free(r);
-				jv_free(items);
-				aerr_clear(&first);
-				return -1;
-			}
-		} else {
-			in = jv_copy(item);
-		}
-		itf.in_map = 0;
-		itf.map_value = jv_invalid();
-		itf.bound = size_bound(in, DATA_LIMIT);
-		if (!s->distributed) {
-			jv d = jv_invalid();
-			if (history_on(f)) {
-				d = jv_object_set(jv_object(), jv_string("name"), jv_string(mname));
-				d = jv_object_set(d, jv_string("index"), jv_number(i));
-			}
-			emit(&itf, "MapIterationStarted", "mapIterationStartedEventDetails", d);
-		}
-		jv out;
-		struct aerr ie = { 0 };
-		int rc = run_states(&itf, &s->branches[0], in, &out, &ie);
-		f->prev = itf.prev;
-		jv_free(item);
-		jv_free(sc.vars);
-		if (rc < 0 && (ie.timed_out || ie.runtime || ie.aborted)) {
-			*e = ie;
-			jv_free(r);
-			jv_free(items);
-			aerr_clear(&first);
-			return -1;
-		}
-		if (!s->distributed) {
-			jv d = jv_invalid();
-			if (history_on(f)) {
-				d = jv_object_set(jv_object(), jv_string("name"), jv_string(mname));
-				d = jv_object_set(d, jv_string("index"), jv_number(i));
-			}
-			emit(f, rc < 0 ? "MapIterationFailed" : "MapIterationSucceeded",
-			     rc < 0 ? "mapIterationFailedEventDetails" : "mapIterationSucceededEventDetails", d);
-		}
-		if (rc < 0) {
-			failures++;
-			if (!first.error) {
-				first = ie;
-			} else {
-				aerr_clear(&ie);
-			}
-			int tolerant = tol_count >= 0 || tol_pct >= 0;
-			if (!tolerant)
-				break;
-			r = jv_array_append(r, jv_null());
-			total += 5;
-			continue;
-		}
-		r = jv_array_append(r, out);
-		total += itf.bound + 1;
-	}
-	jv_free(items);
-	if (failures) {
-		int tolerant = tol_count >= 0 || tol_pct >= 0;
-		int exceeded = !tolerant;
-		if (tolerant) {
-			int over_count = tol_count >= 0 && failures > tol_count;
-			int over_pct = tol_pct >= 0 && n > 0 && 100.0 * failures / n > tol_pct;
-			/* with both set, exceeding either one fails the Map Run */
-			exceeded = over_count || over_pct;
-		}
-		if (exceeded) {
-			jv_free(r);
-			if (s->distributed) {
-				emit(f, "MapRunFailed", NULL, jv_invalid());
-				aerr_clear(&first);
-				set_err(e, "States.ExceedToleratedFailureThreshold",
-				        "The specified tolerated failure threshold was exceeded");
-			} else {
-				aerr_clear(e);
-				*e = first;
-			}
-			return -1;
-		}
-		aerr_clear(&first);
-	}
-	if (s->distributed)
-		emit(f, "MapRunSucceeded", NULL, jv_invalid());
-	emit(f, "MapStateSucceeded", NULL, jv_invalid());
-	*result = r;
-	*rbound = total;
-	return 0;
+	fb->op_rc = 0;
+	struct group *g = group_new(fb, s, 1);
+	g->items = items;
+	g->n = n;
+	int limit = s->distributed ? DISTRIBUTED_LIMIT : INLINE_MAP_LIMIT;
+	g->cap = maxc >= 1 && maxc < limit ? (int)maxc : limit;
+	g->total = 2;
+	g->tol_count = tol_count;
+	g->tol_pct = tol_pct;
+	group_go(fb, g);
 }
 
-/* Retry or catch error E of state S. Returns 1 to retry, 0 when caught
- * (with *out and *next set), -1 when the error goes on. */
-static int handle_error(struct frame *f, const struct asl_state *s, jv raw, int *counts,
-                        struct aerr *e, jv *out, int *next)
+/* The owner's group is complete: turn it into the state's result
+ * (fb->res, fb->res_bound) or error (fb->op_rc -1, fb->e). */
+static void group_collect(struct fiber *fb)
 {
+	struct group *g = fb->g;
+	struct frame *f = &fb->f;
+	fb->g = NULL;
+	fb->op_rc = 0;
+	int exceeded = g->failed;
+	if (g->is_map && !g->failed && g->failures) {
+		int over_count = g->tol_count >= 0 && g->failures > g->tol_count;
+		int over_pct = g->tol_pct >= 0 && g->n > 0 && 100.0 * g->failures / g->n > g->tol_pct;
+		/* with both set, exceeding either one fails the Map Run */
+		exceeded = over_count || over_pct;
+	}
+	if (exceeded) {
+		fb->op_rc = -1;
+		if (g->is_map && g->s->distributed && !g->fatal) {
+			emit(f, "MapRunFailed", NULL, jv_invalid());
+			set_err(&fb->e, "States.ExceedToleratedFailureThreshold",
+			        "The specified tolerated failure threshold was exceeded");
+		} else {
+			aerr_clear(&fb->e);
+			fb->e = g->first;
+			memset(&g->first, 0, sizeof g->first);
+		}
+	} else {
+		if (g->is_map) {
+			if (g->s->distributed)
+				emit(f, "MapRunSucceeded", NULL, jv_invalid());
+			emit(f, "MapStateSucceeded", NULL, jv_invalid());
+		}
+		fb->res = g->results;
+		g->results = jv_invalid();
+		fb->res_bound = g->total;
+	}
+	group_free(g);
+}
+
+/* ---- states, step by step --------------------------------------------------- */
+
+/* Retry or catch the error in fb->e of state S. Returns 1 to retry (after
+ * the interval), 0 when caught (fb->next set, *out the output), -1 when the
+ * error goes on. */
+static int handle_error(struct fiber *fb, const struct asl_state *s, jv *out)
+{
+	struct aerr *e = &fb->e;
+	struct frame *f = &fb->f;
 	if (e->runtime || e->timed_out || e->aborted || !e->error)
 		return -1;
 	int is_task = s->type == T_TASK;
-	for (int i = 0; i < s->nretry; i++) {
+	for (int i = 0; i < s->nretry && i < NRETRY_MAX; i++) {
 		const struct retrier *rt = &s->retry[i];
 		if (!error_matches(rt->errors, rt->nerrors, e->error, is_task))
 			continue;
-		if (counts[i] >= rt->max_attempts)
+		if (fb->counts[i] >= rt->max_attempts)
 			break;
-		double delay = rt->interval * pow(rt->backoff, counts[i]);
+		double delay = rt->interval * pow(rt->backoff, fb->counts[i]);
 		if (rt->max_delay > 0 && delay > rt->max_delay)
 			delay = rt->max_delay;
 		if (rt->jitter_full)
 			delay = delay * (double)(rand() % 1000) / 1000.0;
-		counts[i]++;
-		struct aerr we = { 0 };
-		if (sleep_for(f, delay, &we) < 0) {
-			aerr_clear(e);
-			*e = we;
-			return -1;
-		}
+		fb->counts[i]++;
+		aerr_clear(e);
+		sleep_start(fb, delay);
 		return 1;
 	}
 	for (int i = 0; i < s->ncatch; i++) {
@@ -1155,42 +1545,99 @@ static int handle_error(struct frame *f, const struct asl_state *s, jv raw, int 
 		}
 		jv o;
 		if (result_path(f, c->has_result_path, c->result_path_null, &c->result_path,
-		                raw, eo, &o, &e2) < 0) {
+		                fb->raw, eo, &o, &e2) < 0) {
 			aerr_clear(e);
 			*e = e2;
 			return -1;
 		}
 		*out = o;
-		*next = c->next;
+		fb->next = c->next;
 		aerr_clear(e);
 		return 0;
 	}
 	return -1;
 }
 
-/* Run state S on RAW (consumed). On success *out is the output and *next
- * the next state (-1: this branch ends). */
-static int run_state(struct frame *f, const struct asl_states *ss, const struct asl_state *s,
-                     jv raw, jv *out, int *next, struct aerr *e)
+/* The fiber's branch ends: rc 0 with OUT, or -1 with the error in fb->e. */
+static void fiber_end(struct fiber *fb, int rc, jv out)
 {
+	fb->finished = 1;
+	fb->rc = rc;
+	fb->out = out;
+	if (fb->parent) {
+		struct group *g = fb->parent;
+		fb->parent = NULL;
+		group_child_done(g, fb);
+	}
+}
+
+/* The state fails without a catcher's chance. */
+static void state_failed(struct fiber *fb)
+{
+	jv_free(fb->f.pending);
+	fb->f.pending = jv_invalid();
+	jv_free(fb->eff);
+	jv_free(fb->res);
+	jv_free(fb->raw);
+	fb->eff = fb->res = fb->raw = jv_invalid();
+	fiber_end(fb, -1, jv_invalid());
+}
+
+/* The state exits with output O (consumed); on to the next one. */
+static void state_exit(struct fiber *fb, jv o)
+{
+	struct frame *f = &fb->f;
+	const struct asl_state *s = &fb->ss->v[fb->cur];
+	commit_assign(f);
+	/* AWS records no exit for a Parallel state that ends a branch of
+	 * another Parallel state (the recorded nested-Parallel history) */
+	if (!(s->type == T_PARALLEL && fb->next < 0 && fb->parent && !fb->parent->is_map))
+		emit(f, exited_name[s->type], "stateExitedEventDetails",
+		     history_on(f) ? details_io(s->name, "output", jv_copy(o)) : jv_invalid());
+	jv_free(fb->raw);
+	jv_free(fb->eff);
+	fb->raw = fb->eff = jv_invalid();
+	if (fb->next < 0) {
+		fiber_end(fb, 0, o);
+		return;
+	}
+	fb->raw = o;
+	fb->cur = fb->next;
+	fb->phase = PH_ENTER;
+	struct exec *x = f->x;
+	if ((x->deadline > 0 && now(x) > x->deadline) || (x->o->stopping && x->o->stopping())) {
+		aerr_clear(&fb->e);
+		if (x->deadline > 0 && x->now > x->deadline)
+			fb->e.timed_out = 1;
+		else
+			fb->e.aborted = 1;
+		state_failed(fb);
+	}
+}
+
+static void step_enter(struct fiber *fb)
+{
+	struct frame *f = &fb->f;
+	const struct asl_state *s = &fb->ss->v[fb->cur];
+	struct aerr *e = &fb->e;
 	f->state_name = s->name;
 	f->entered = now(f->x);
 	f->retry_count = s->type == T_TASK ? 0 : -1;
 	f->entered_id = emit(f, entered_name[s->type], "stateEnteredEventDetails",
-	                     history_on(f) ? details_io(s->name, "input", jv_copy(raw)) : jv_invalid());
-	*next = s->end ? -1 : s->next;
-	jv eff = jv_invalid(), res = jv_invalid(), o = jv_invalid();
-	int rc = 0;
-	int counts[64] = { 0 };
-
+	                     history_on(f) ? details_io(s->name, "input", jv_copy(fb->raw)) : jv_invalid());
+	fb->next = s->end ? -1 : s->next;
+	memset(fb->counts, 0, sizeof fb->counts);
 	switch (s->type) {
 	case T_FAIL:
-		rc = fail_state(f, s, raw, e);
-		goto failed_noexit;
+		fail_state(f, s, fb->raw, e);
+		state_failed(fb);
+		return;
 	case T_CHOICE: {
-		if ((rc = input_path(f, s, raw, &eff, e)) < 0)
-			goto failed_noexit;
-		struct intr_ctx c = { f, eff };
+		if (input_path(f, s, fb->raw, &fb->eff, e) < 0) {
+			state_failed(fb);
+			return;
+		}
+		struct intr_ctx c = { f, fb->eff };
 		int chosen = -1;
 		const struct choice_rule *rule = NULL;
 		for (int i = 0; i < s->nchoices && chosen < 0; i++) {
@@ -1199,8 +1646,8 @@ static int run_state(struct frame *f, const struct asl_states *ss, const struct 
 			if (v < 0) {
 				runtime_err(f, e, "%s", err);
 				free(err);
-				rc = -1;
-				goto failed_noexit;
+				state_failed(fb);
+				return;
 			}
 			if (v) {
 				chosen = s->choices[i].next;
@@ -1211,178 +1658,190 @@ static int run_state(struct frame *f, const struct asl_states *ss, const struct 
 			chosen = s->deflt;
 		if (chosen < 0) {
 			set_err(e, "States.NoChoiceMatched", NULL);
-			rc = -1;
-			goto failed_noexit;
+			state_failed(fb);
+			return;
 		}
-		if ((rc = do_assign(f, s->t_assign, eff, e)) < 0)
-			goto failed_noexit;
-		if (rule && (rc = do_assign(f, rule->t_assign, eff, e)) < 0)
-			goto failed_noexit;
-		*next = chosen;
-		if ((rc = output_path(f, s, eff, &o, e)) < 0)
-			goto failed_noexit;
-		eff = jv_invalid();
-		break;
+		jv o;
+		if (do_assign(f, s->t_assign, fb->eff, e) < 0 ||
+		    (rule && do_assign(f, rule->t_assign, fb->eff, e) < 0) ||
+		    output_path(f, s, jv_copy(fb->eff), &o, e) < 0) {
+			state_failed(fb);
+			return;
+		}
+		fb->next = chosen;
+		state_exit(fb, o);
+		return;
 	}
 	case T_WAIT:
-	case T_SUCCEED:
-		if ((rc = input_path(f, s, raw, &eff, e)) < 0)
-			goto failed_noexit;
-		if (s->type == T_WAIT && (rc = wait_state(f, s, eff, e)) < 0)
-			goto failed_noexit;
-		if ((rc = do_assign(f, s->t_assign, eff, e)) < 0)
-			goto failed_noexit;
-		if ((rc = output_path(f, s, eff, &o, e)) < 0)
-			goto failed_noexit;
-		eff = jv_invalid();
-		if (s->type == T_SUCCEED)
-			*next = -1;
-		break;
-	case T_PASS:
-	case T_TASK:
-	case T_PARALLEL:
-	case T_MAP:
-		for (;;) {
-			if ((rc = input_path(f, s, raw, &eff, e)) < 0)
-				goto failed_noexit;
-			size_t in_bound = f->bound;
-			if (s->t_parameters && s->type != T_MAP) {
-				jv p;
-				rc = tmpl_eval(f, s->t_parameters, eff, &p, e);
-				jv_free(eff);
-				eff = jv_invalid();
-				if (rc < 0)
-					goto failed_noexit;
-				eff = p;
-				in_bound = size_bound(eff, DATA_LIMIT);
-			}
-			size_t out_bound = in_bound, res_bound = 0;
-			int res_is_input = 0;
-			switch (s->type) {
-			case T_PASS:
-				res = jv_is_valid(s->result) ? jv_copy(s->result) : jv_copy(eff);
-				res_is_input = !jv_is_valid(s->result);
-				rc = 0;
-				break;
-			case T_TASK:
-				rc = task_state(f, s, eff, &res, e);
-				break;
-			case T_PARALLEL:
-				rc = parallel_state(f, s, eff, &res, &res_bound, e);
-				break;
-			default:
-				rc = map_state(f, s, eff, &res, &res_bound, e);
-				break;
-			}
-			if (rc == 0 && s->t_result_selector) {
-				jv sel;
-				rc = tmpl_eval(f, s->t_result_selector, res, &sel, e);
-				jv_free(res);
-				res = rc == 0 ? sel : jv_invalid();
-			}
-			if (rc == 0)
-				rc = do_assign(f, s->t_assign, res, e);
-			if (rc == 0) {
-				/* bound the output from the input's bound and the result's */
-				size_t rb = s->t_result_selector ? size_bound(res, DATA_LIMIT)
-				          : res_is_input ? in_bound
-				          : res_bound ? res_bound : size_bound(res, DATA_LIMIT);
-				/* the result itself is limited, wherever ResultPath puts it */
-				if (rb > DATA_LIMIT)
-					rc = size_check(f, res, &rb, e);
-				if (!s->has_result_path || (!s->result_path_null && jp_is_root(s->result_path.p)))
-					out_bound = rb;
-				else if (s->result_path_null)
-					out_bound = f->bound;
-				else
-					out_bound = f->bound + rb + 2 * strlen(s->result_path.text) + 16;
-				if (rc == 0) {
-					rc = result_path(f, s->has_result_path, s->result_path_null,
-					                 &s->result_path, raw, res, &o, e);
-					res = jv_invalid();
-				}
-			}
-			if (rc == 0) {
-				rc = output_path(f, s, o, &o, e);
-				if (rc < 0)
-					o = jv_invalid();
-			}
-			if (rc == 0 && (rc = size_check(f, o, &out_bound, e)) < 0) {
-				jv_free(o);
-				o = jv_invalid();
-			}
-			if (rc == 0)
-				f->bound = out_bound;
-			jv_free(eff);
-			eff = jv_invalid();
-			if (rc == 0)
-				break;
-			jv_free(res);
-			res = jv_invalid();
-			if (s->type == T_PASS)
-				goto failed_noexit;
-			int h = handle_error(f, s, raw, counts, e, &o, next);
-			if (h != 1 && !e->timed_out && !e->runtime && !e->aborted &&
-			    (s->type == T_MAP || s->type == T_PARALLEL))
-				emit(f, s->type == T_MAP ? "MapStateFailed" : "ParallelStateFailed",
-				     NULL, jv_invalid());
-			if (h == 1) {
-				if (s->type == T_TASK)
-					f->retry_count++;
-				continue;
-			}
-			if (h == 0) {
-				rc = 0;
-				f->bound = size_bound(o, DATA_LIMIT);
-				break;
-			}
-			goto failed_noexit;
+	case T_SUCCEED: {
+		if (input_path(f, s, fb->raw, &fb->eff, e) < 0) {
+			state_failed(fb);
+			return;
 		}
-		break;
+		fb->phase = PH_WAITED;
+		double secs = 0;
+		if (s->type == T_WAIT) {
+			if (wait_seconds(f, s, fb->eff, &secs, e) < 0) {
+				state_failed(fb);
+				return;
+			}
+			sleep_start(fb, secs);
+		}
+		return;
 	}
-	commit_assign(f);
-	emit(f, exited_name[s->type], "stateExitedEventDetails",
-	     history_on(f) ? details_io(s->name, "output", jv_copy(o)) : jv_invalid());
-	jv_free(raw);
-	*out = o;
-	return 0;
-
-failed_noexit:
-	jv_free(f->pending);
-	f->pending = jv_invalid();
-	jv_free(eff);
-	jv_free(res);
-	jv_free(raw);
-	return -1;
+	default:
+		fb->phase = PH_ATTEMPT;
+		return;
+	}
 }
 
-static int run_states(struct frame *f, const struct asl_states *ss, jv input, jv *out,
-                      struct aerr *e)
+static void step_waited(struct fiber *fb)
 {
-	int i = ss->start;
-	jv cur = input;
-	for (;;) {
-		int next;
-		jv o;
-		if (run_state(f, ss, &ss->v[i], cur, &o, &next, e) < 0)
-			return -1;
-		if (next < 0) {
-			*out = o;
-			return 0;
+	struct frame *f = &fb->f;
+	const struct asl_state *s = &fb->ss->v[fb->cur];
+	jv o;
+	if (do_assign(f, s->t_assign, fb->eff, &fb->e) < 0 ||
+	    output_path(f, s, jv_copy(fb->eff), &o, &fb->e) < 0) {
+		state_failed(fb);
+		return;
+	}
+	if (s->type == T_SUCCEED)
+		fb->next = -1;
+	state_exit(fb, o);
+}
+
+/* One attempt of a Pass, Task, Parallel or Map state: InputPath,
+ * Parameters, then the work, whose end brings the fiber to PH_RESULT. */
+static void step_attempt(struct fiber *fb)
+{
+	struct frame *f = &fb->f;
+	const struct asl_state *s = &fb->ss->v[fb->cur];
+	if (input_path(f, s, fb->raw, &fb->eff, &fb->e) < 0) {
+		state_failed(fb);
+		return;
+	}
+	fb->in_bound = f->bound;
+	if (s->t_parameters && s->type != T_MAP) {
+		jv p;
+		int rc = tmpl_eval(f, s->t_parameters, fb->eff, &p, &fb->e);
+		jv_free(fb->eff);
+		fb->eff = jv_invalid();
+		if (rc < 0) {
+			state_failed(fb);
+			return;
 		}
-		cur = o;
-		i = next;
-		if (f->x->deadline > 0 && now(f->x) > f->x->deadline) {
-			jv_free(cur);
-			aerr_clear(e);
-			e->timed_out = 1;
-			return -1;
+		fb->eff = p;
+		fb->in_bound = size_bound(p, DATA_LIMIT);
+	}
+	fb->res_bound = 0;
+	fb->res_is_input = 0;
+	fb->res = jv_invalid();
+	fb->phase = PH_RESULT;
+	switch (s->type) {
+	case T_PASS:
+		fb->res = jv_is_valid(s->result) ? jv_copy(s->result) : jv_copy(fb->eff);
+		fb->res_is_input = !jv_is_valid(s->result);
+		fb->op_rc = 0;
+		break;
+	case T_TASK:
+		task_start(fb, s);
+		break;
+	case T_PARALLEL:
+		parallel_start(fb, s);
+		break;
+	default:
+		map_start(fb, s);
+		break;
+	}
+}
+
+/* The work ended: ResultSelector, Assign, ResultPath, OutputPath and the
+ * size limit; or the error's retriers and catchers. */
+static void step_result(struct fiber *fb)
+{
+	struct frame *f = &fb->f;
+	const struct asl_state *s = &fb->ss->v[fb->cur];
+	struct aerr *e = &fb->e;
+	if (fb->g)
+		group_collect(fb);
+	int rc = fb->op_rc;
+	jv res = fb->res, o = jv_invalid();
+	fb->res = jv_invalid();
+	size_t out_bound = fb->in_bound;
+	if (rc == 0 && s->t_result_selector) {
+		jv sel;
+		rc = tmpl_eval(f, s->t_result_selector, res, &sel, e);
+		jv_free(res);
+		res = rc == 0 ? sel : jv_invalid();
+	}
+	if (rc == 0)
+		rc = do_assign(f, s->t_assign, res, e);
+	if (rc == 0) {
+		/* bound the output from the input's bound and the result's */
+		size_t rb = s->t_result_selector ? size_bound(res, DATA_LIMIT)
+		          : fb->res_is_input ? fb->in_bound
+		          : fb->res_bound ? fb->res_bound : size_bound(res, DATA_LIMIT);
+		/* the result itself is limited, wherever ResultPath puts it */
+		if (rb > DATA_LIMIT)
+			rc = size_check(f, res, &rb, e);
+		if (!s->has_result_path || (!s->result_path_null && jp_is_root(s->result_path.p)))
+			out_bound = rb;
+		else if (s->result_path_null)
+			out_bound = f->bound;
+		else
+			out_bound = f->bound + rb + 2 * strlen(s->result_path.text) + 16;
+		if (rc == 0) {
+			rc = result_path(f, s->has_result_path, s->result_path_null,
+			                 &s->result_path, fb->raw, res, &o, e);
+			res = jv_invalid();
 		}
-		if (f->x->o->stopping && f->x->o->stopping()) {
-			jv_free(cur);
-			aerr_clear(e);
-			e->aborted = 1;
-			return -1;
+	}
+	if (rc == 0) {
+		rc = output_path(f, s, o, &o, e);
+		if (rc < 0)
+			o = jv_invalid();
+	}
+	if (rc == 0 && (rc = size_check(f, o, &out_bound, e)) < 0) {
+		jv_free(o);
+		o = jv_invalid();
+	}
+	jv_free(fb->eff);
+	fb->eff = jv_invalid();
+	if (rc == 0) {
+		f->bound = out_bound;
+		state_exit(fb, o);
+		return;
+	}
+	jv_free(res);
+	if (s->type == T_PASS) {
+		state_failed(fb);
+		return;
+	}
+	int h = handle_error(fb, s, &o);
+	if (h != 1 && !e->timed_out && !e->runtime && !e->aborted &&
+	    (s->type == T_MAP || s->type == T_PARALLEL))
+		emit(f, s->type == T_MAP ? "MapStateFailed" : "ParallelStateFailed", NULL, jv_invalid());
+	if (h == 1) {
+		if (s->type == T_TASK)
+			f->retry_count++;
+		fb->phase = PH_ATTEMPT;
+	} else if (h == 0) {
+		f->bound = size_bound(o, DATA_LIMIT);
+		state_exit(fb, o);
+	} else {
+		state_failed(fb);
+	}
+}
+
+/* Run FB until it waits, ends or is cancelled. */
+static void fiber_run(struct fiber *fb)
+{
+	while (!fb->finished && !fb->cancelled && fb->waiting == WF_NONE) {
+		switch (fb->phase) {
+		case PH_ENTER: step_enter(fb); break;
+		case PH_ATTEMPT: step_attempt(fb); break;
+		case PH_RESULT: step_result(fb); break;
+		case PH_WAITED: step_waited(fb); break;
 		}
 	}
 }
@@ -1398,42 +1857,105 @@ const char *asl_status_name(enum asl_status s)
 	return "FAILED";
 }
 
+/* Wake the fibers whose timers are due. */
+static void timers_fire(struct engine *eng)
+{
+	while (eng->nheap && eng->heap[0]->wake <= eng->x.now) {
+		struct fiber *fb = eng->heap[0];
+		heap_remove(eng, fb);
+		make_ready(fb);
+	}
+}
+
+/* Nothing is ready: let time pass until a timer is due, the host has
+ * news of a task, or the deadline. Returns 1 when the deadline passed, -1
+ * when nothing can ever happen again. */
+static int idle(struct engine *eng)
+{
+	struct exec *x = &eng->x;
+	const struct asl_options *o = x->o;
+	double next = eng->nheap ? eng->heap[0]->wake : INFINITY;
+	if (o->virtual_time && eng->tasks_out == 0) {
+		if (x->deadline > 0 && next > x->deadline) {
+			if (x->now < x->deadline)
+				x->now = x->deadline;
+			return 1;
+		}
+		if (isinf(next))
+			return -1;
+		if (next > x->now)
+			x->now = next;
+		timers_fire(eng);
+		return 0;
+	}
+	double until = next;
+	if (x->deadline > 0 && until > x->deadline)
+		until = x->deadline;
+	double left = until - now(x);
+	if (o->stopping && (isinf(left) || left > 0.2))
+		left = 0.2;
+	if (eng->tasks_out > 0 && o->task_wait) {
+		/* a virtual clock stands still while tasks run */
+		if (o->virtual_time)
+			left = o->stopping ? 0.2 : INFINITY;
+		int ms = isinf(left) ? -1 : left <= 0 ? 0 : (int)ceil(left * 1000);
+		o->task_wait(o->task_ctx, ms);
+	} else if (!isinf(left)) {
+		if (left > 0) {
+			struct timespec ts = { (time_t)left, (long)((left - floor(left)) * 1e9) };
+			nanosleep(&ts, NULL);
+		}
+	} else {
+		return -1;
+	}
+	if (!o->virtual_time)
+		now(x);
+	if (x->deadline > 0 && x->now >= x->deadline && (!eng->nheap || eng->heap[0]->wake > x->deadline)
+	    && !eng->ready)
+		return 1;
+	timers_fire(eng);
+	return 0;
+}
+
 void asl_run(const asl_machine *m, jv input, const struct asl_options *o, struct asl_result *r)
 {
 	memset(r, 0, sizeof *r);
 	r->output = jv_null();
 	r->history = o->history ? jv_array() : jv_null();
-	struct exec x = { o, r, 0, 0, 0, jv_null(), jv_null() };
-	x.now = o->start_time > 0 ? o->start_time : wall_now();
-	r->start = x.now;
+	struct engine *eng = xcalloc(1, sizeof *eng);
+	struct exec *x = &eng->x;
+	x->o = o;
+	x->r = r;
+	x->exec_ctx = x->sm_ctx = jv_null();
+	x->now = o->start_time > 0 ? o->start_time : wall_now();
+	r->start = x->now;
 	if (m->top.timeout_seconds > 0)
-		x.deadline = x.now + m->top.timeout_seconds;
+		x->deadline = x->now + m->top.timeout_seconds;
 	char ts[32];
-	asl_format_time(x.now, ts);
+	asl_format_time(x->now, ts);
 	jv ec = jv_object();
 	ec = jv_object_set(ec, jv_string("Id"), jv_string(o->exec_arn ? o->exec_arn : ""));
 	ec = jv_object_set(ec, jv_string("Input"), jv_copy(input));
 	ec = jv_object_set(ec, jv_string("StartTime"), jv_string(ts));
 	ec = jv_object_set(ec, jv_string("Name"), jv_string(o->exec_name ? o->exec_name : ""));
 	ec = jv_object_set(ec, jv_string("RoleArn"), jv_string(o->role_arn ? o->role_arn : ""));
-	ec = jv_object_set(ec, jv_string("RedriveCount"), jv_number(0));
-	x.exec_ctx = ec;
+	if (!o->sync_express)
+		ec = jv_object_set(ec, jv_string("RedriveCount"), jv_number(0));
+	jv_free(x->exec_ctx);
+	x->exec_ctx = ec;
 	jv sc = jv_object();
 	sc = jv_object_set(sc, jv_string("Id"), jv_string(o->sm_arn ? o->sm_arn : ""));
 	sc = jv_object_set(sc, jv_string("Name"), jv_string(o->sm_name ? o->sm_name : ""));
-	x.sm_ctx = sc;
+	jv_free(x->sm_ctx);
+	x->sm_ctx = sc;
 
 	struct scope top = { jv_object(), NULL };
-	struct frame f;
-	memset(&f, 0, sizeof f);
-	f.x = &x;
-	f.scope = &top;
-	f.retry_count = -1;
-	f.map_value = jv_invalid();
-	f.pending = jv_invalid();
+	struct fiber *fb = fiber_new(eng, &m->top);
+	eng->top = fb;
+	fb->f.scope = &top;
 	/* the input line's length bounds its serialisation, give or take
 	 * numbers written shorter than jq prints them ("1e16") */
-	f.bound = o->input_size ? o->input_size * 5 + 64 : size_bound(input, DATA_LIMIT);
+	fb->f.bound = o->input_size ? o->input_size * 5 + 64 : size_bound(input, DATA_LIMIT);
 	jv sd = jv_invalid();
 	if (o->history) {
 		sd = jv_object();
@@ -1444,36 +1966,87 @@ void asl_run(const asl_machine *m, jv input, const struct asl_options *o, struct
 		                   jv_object_set(jv_object(), jv_string("truncated"), jv_false()));
 		sd = jv_object_set(sd, jv_string("roleArn"), jv_string(o->role_arn ? o->role_arn : ""));
 	}
-	emit(&f, "ExecutionStarted", "executionStartedEventDetails", sd);
+	emit(&fb->f, "ExecutionStarted", "executionStartedEventDetails", sd);
 
-	struct aerr e = { 0 };
-	jv out;
-	int rc = run_states(&f, &m->top, jv_copy(input), &out, &e);
-	if (rc == 0) {
-		r->status = ASL_SUCCEEDED;
-		jv_free(r->output);
-		r->output = out;
-		emit(&f, "ExecutionSucceeded", "executionSucceededEventDetails",
-		     o->history ? details_io(NULL, "output", jv_copy(out)) : jv_invalid());
-	} else if (e.timed_out) {
-		r->status = ASL_TIMED_OUT;
-		emit(&f, "ExecutionTimedOut", NULL, jv_invalid());
-	} else if (e.aborted) {
-		r->status = ASL_ABORTED;
-		emit(&f, "ExecutionAborted", NULL, jv_invalid());
-	} else {
-		r->status = ASL_FAILED;
-		r->error = e.error;
-		r->cause = e.cause;
-		e.error = e.cause = NULL;
-		emit(&f, "ExecutionFailed", "executionFailedEventDetails",
-		     o->history ? details_err(r->error, r->cause) : jv_invalid());
+	fb->raw = jv_copy(input);
+	fiber_run(fb);
+	enum asl_status status = ASL_SUCCEEDED;
+	int ended = 0;
+	while (!fb->finished) {
+		grave_drain(eng);
+		if (o->stopping && o->stopping()) {
+			status = ASL_ABORTED;
+			ended = 1;
+			break;
+		}
+		struct fiber *rf = pop_ready(eng);
+		if (rf) {
+			if (rf->cancelled) {
+				graveyard(rf);
+			} else {
+				rf->waiting = WF_NONE;
+				fiber_run(rf);
+			}
+			continue;
+		}
+		int rc = idle(eng);
+		if (rc != 0) {
+			status = rc > 0 ? ASL_TIMED_OUT : ASL_FAILED;
+			ended = 1;
+			break;
+		}
 	}
-	aerr_clear(&e);
-	r->stop = now(&x);
+	if (ended) {
+		fiber_cancel(fb);
+		if (status == ASL_FAILED) {
+			/* nothing left to wait for: a bug, not the user's doing */
+			set_err(&fb->e, "States.Runtime", "The execution stalled: nothing left to run or wait for");
+		}
+	} else if (fb->rc == 0) {
+		status = ASL_SUCCEEDED;
+	} else if (fb->e.timed_out) {
+		status = ASL_TIMED_OUT;
+	} else if (fb->e.aborted) {
+		status = ASL_ABORTED;
+	} else {
+		status = ASL_FAILED;
+	}
+	r->status = status;
+	switch (status) {
+	case ASL_SUCCEEDED:
+		jv_free(r->output);
+		r->output = jv_copy(fb->out);
+		emit(&fb->f, "ExecutionSucceeded", "executionSucceededEventDetails",
+		     o->history ? details_io(NULL, "output", jv_copy(fb->out)) : jv_invalid());
+		break;
+	case ASL_TIMED_OUT:
+		emit(&fb->f, "ExecutionTimedOut", NULL, jv_invalid());
+		break;
+	case ASL_ABORTED:
+		emit(&fb->f, "ExecutionAborted", NULL, jv_invalid());
+		break;
+	case ASL_FAILED:
+		r->error = fb->e.error;
+		r->cause = fb->e.cause;
+		fb->e.error = fb->e.cause = NULL;
+		emit(&fb->f, "ExecutionFailed", "executionFailedEventDetails",
+		     o->history ? details_err(r->error, r->cause) : jv_invalid());
+		break;
+	}
+	r->stop = now(x);
+	/* Tasks still running belong to fibers that were cancelled: the host
+	 * reports their ends, which free them. */
+	while (eng->tasks_out > 0 && o->task_wait)
+		o->task_wait(o->task_ctx, -1);
+	while ((fb = pop_ready(eng)))
+		graveyard(fb);
+	grave_drain(eng);
+	fiber_release(eng->top);
+	free(eng->heap);
 	jv_free(top.vars);
-	jv_free(x.exec_ctx);
-	jv_free(x.sm_ctx);
+	jv_free(x->exec_ctx);
+	jv_free(x->sm_ctx);
+	free(eng);
 }
 
 void asl_result_free(struct asl_result *r)

@@ -79,6 +79,26 @@ static int is_placeholder(const char *s, jv ph)
 	return found;
 }
 
+/*
+ * Values the recorder's snapshot transformers replaced by fixed words
+ * without listing them among the placeholders: the execution role's ARN,
+ * the start and entered times, and the numbers States.MathRandom drew. Each stands for any value of
+ * its kind.
+ */
+static int recorder_word(const char *w, jv got)
+{
+	if (!strcmp(w, "snf_role_arn") || !strcmp(w, "sfn_role_arn"))
+		return jv_get_kind(got) == JV_KIND_STRING &&
+		       !strncmp(jv_string_value(got), "arn:aws:iam::", 13);
+	if (!strcmp(w, "start-time") || !strcmp(w, "entered-time")) {
+		double t;
+		return jv_get_kind(got) == JV_KIND_STRING && !asl_parse_time(jv_string_value(got), &t);
+	}
+	if (!strcmp(w, "RandomNumberGenerated"))
+		return jv_get_kind(got) == JV_KIND_NUMBER;
+	return -1;
+}
+
 /* Compare GOT with WANT as JSON values (neither consumed). */
 static int match(jv got, jv want, jv ph)
 {
@@ -87,6 +107,9 @@ static int match(jv got, jv want, jv ph)
 		const char *w = jv_string_value(want);
 		if (is_placeholder(w, ph))
 			return jv_is_valid(got);
+		int rw = recorder_word(w, got);
+		if (rw >= 0)
+			return rw;
 		if (gk != JV_KIND_STRING)
 			return 0;
 		if (has_placeholder(w, ph))
@@ -370,7 +393,17 @@ static void run_case(jv c, void *vctx)
 		struct asl_options o;
 		memset(&o, 0, sizeof o);
 		o.exec_name = "exec-0";
-		o.exec_arn = "arn:aws:states:us-east-1:111111111111:execution:sm-0:exec-0";
+		/* Express executions have ARNs of their own shape */
+		jv type = get(c, "state_machine_type");
+		int express = jv_get_kind(type) == JV_KIND_STRING && !strcmp(jv_string_value(type), "EXPRESS");
+		jv_free(type);
+		jv kind = get(c, "execution_kind");
+		o.sync_express = express && jv_get_kind(kind) == JV_KIND_STRING &&
+		                 !strcmp(jv_string_value(kind), "sync");
+		jv_free(kind);
+		o.exec_arn = express
+		    ? "arn:aws:states:us-east-1:111111111111:express:sm-0:exec-0:5f8e2a4c-8c1b-4d6e-9a7f-0b3c2d1e4f5a"
+		    : "arn:aws:states:us-east-1:111111111111:execution:sm-0:exec-0";
 		o.sm_name = "sm-0";
 		o.sm_arn = "arn:aws:states:us-east-1:111111111111:stateMachine:sm-0";
 		o.role_arn = "arn:aws:iam::111111111111:role/sfn-role";
