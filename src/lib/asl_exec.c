@@ -1354,6 +1354,82 @@ static void parallel_start(struct fiber *fb, const struct asl_state *s)
 	group_go(fb, g);
 }
 
+/* A number from a "...Path" field of OBJ (a reader's config, a batcher),
+ * read from IN: 1 and *out, 0 when OBJ has no such field, -1 with a
+ * States.Runtime error. */
+static int path_number(struct frame *f, jv obj, const char *field, jv in, double *out,
+                       struct aerr *e)
+{
+	jv p = jv_get_kind(obj) == JV_KIND_OBJECT ? jv_object_get(jv_copy(obj), jv_string(field))
+	                                          : jv_invalid();
+	if (jv_get_kind(p) != JV_KIND_STRING) {
+		jv_free(p);
+		return 0;
+	}
+	struct apath ap;
+	char *err = NULL;
+	int rc;
+	if (asl_apath_compile(&ap, jv_string_value(p), &err) < 0) {
+		rc = runtime_err(f, e, "The %s field is not a valid path: %s", field, err ? err : "");
+		free(err);
+	} else {
+		rc = int_param(f, &ap, in, field, 0, out, e) < 0 ? -1 : 1;
+	}
+	asl_apath_clear(&ap);
+	jv_free(p);
+	return rc;
+}
+
+/* Cut ITEMS (consumed) into ItemBatcher batches {"BatchInput", "Items"}
+ * of at most PER items and, when BYTES > 0, at most BYTES of JSON each. */
+static int make_batches(struct frame *f, const struct asl_state *s, jv eff, jv items,
+                        double per, double bytes, jv *out, struct aerr *e)
+{
+	jv bin = jv_invalid();
+	if (s->t_batch_input && tmpl_eval(f, s->t_batch_input, eff, &bin, e) < 0) {
+		jv_free(items);
+		return -1;
+	}
+	/* {"BatchInput":BIN,"Items":[...]}: each item adds its text and a
+	 * comma, bar the first */
+	size_t base = 11;
+	if (jv_is_valid(bin))
+		base += 14 + (size_t)jv_string_length_bytes(jv_dump_string(jv_copy(bin), 0));
+	jv batches = jv_array(), cur = jv_array();
+	int in_cur = 0;
+	size_t cur_bytes = base;
+	jv_array_foreach(items, i, item) {
+		(void)i;
+		size_t n = 0;
+		if (bytes > 0) {
+			jv t = jv_dump_string(jv_copy(item), 0);
+			n = (size_t)jv_string_length_bytes(t) + 1;
+		}
+		if (in_cur && (in_cur >= per || (bytes > 0 && cur_bytes + n > bytes))) {
+			jv b = jv_is_valid(bin) ? jv_object_set(jv_object(), jv_string("BatchInput"), jv_copy(bin))
+			                        : jv_object();
+			batches = jv_array_append(batches, jv_object_set(b, jv_string("Items"), cur));
+			cur = jv_array();
+			in_cur = 0;
+			cur_bytes = base;
+		}
+		cur = jv_array_append(cur, item);
+		in_cur++;
+		cur_bytes += n;
+	}
+	if (in_cur) {
+		jv b = jv_is_valid(bin) ? jv_object_set(jv_object(), jv_string("BatchInput"), jv_copy(bin))
+		                        : jv_object();
+		batches = jv_array_append(batches, jv_object_set(b, jv_string("Items"), cur));
+	} else {
+		jv_free(cur);
+	}
+	jv_free(bin);
+	jv_free(items);
+	*out = batches;
+	return 0;
+}
+
 /* Start Map state S on fb->eff. On an error before any iteration starts,
  * fb->op_rc is -1 with the error in fb->e. */
 static void map_start(struct fiber *fb, const struct asl_state *s)
@@ -1374,8 +1450,26 @@ static void map_start(struct fiber *fb, const struct asl_state *s)
 			if (tmpl_eval(f, s->t_reader_params, eff, &params, e) < 0)
 				return;
 		}
+		/* ReaderConfig.MaxItemsPath: the limit read from the input */
+		jv reader = jv_copy(s->item_reader);
+		jv config = jv_object_get(jv_copy(reader), jv_string("ReaderConfig"));
+		double maxi;
+		int has_max = path_number(f, config, "MaxItemsPath", eff, &maxi, e);
+		if (has_max < 0 || (has_max && maxi < 0 &&
+		                    runtime_err(f, e, "The MaxItemsPath field refers to a negative value") < 0)) {
+			jv_free(config);
+			jv_free(reader);
+			jv_free(params);
+			return;
+		}
+		if (has_max)
+			reader = jv_object_set(reader, jv_string("ReaderConfig"),
+			                       jv_object_set(config, jv_string("MaxItems"), jv_number(maxi)));
+		else
+			jv_free(config);
 		char *err = NULL;
-		int rc = asl_read_items(f->x->o->s3_root, s->item_reader, params, &items, &err);
+		int rc = asl_read_items(f->x->o->s3_root, reader, params, &items, &err);
+		jv_free(reader);
 		jv_free(params);
 		if (rc < 0) {
 			set_err(e, "States.ItemReaderFailed", err);
@@ -1423,32 +1517,34 @@ static void map_start(struct fiber *fb, const struct asl_state *s)
 	if (s->distributed)
 		emit(f, "MapRunStarted", NULL, jv_invalid());
 
-	/* ItemBatcher: groups of items, each {"Items": [...]} */
+	/* ItemBatcher: groups of items, each {"BatchInput": ..., "Items": [...]} */
 	if (jv_get_kind(s->item_batcher) == JV_KIND_OBJECT) {
-		jv mx = jv_object_get(jv_copy(s->item_batcher), jv_string("MaxItemsPerBatch"));
-		int per = jv_get_kind(mx) == JV_KIND_NUMBER ? (int)jv_number_value(mx) : n;
+		jv ib = s->item_batcher;
+		double per = INFINITY, bytes = 0, v;
+		jv mx = jv_object_get(jv_copy(ib), jv_string("MaxItemsPerBatch"));
+		if (jv_get_kind(mx) == JV_KIND_NUMBER)
+			per = jv_number_value(mx);
 		jv_free(mx);
+		mx = jv_object_get(jv_copy(ib), jv_string("MaxInputBytesPerBatch"));
+		if (jv_get_kind(mx) == JV_KIND_NUMBER)
+			bytes = jv_number_value(mx);
+		jv_free(mx);
+		int rc = path_number(f, ib, "MaxItemsPerBatchPath", eff, &v, e);
+		if (rc > 0)
+			per = v;
+		if (rc >= 0 && (rc = path_number(f, ib, "MaxInputBytesPerBatchPath", eff, &v, e)) > 0)
+			bytes = v;
+		if (rc < 0) {
+			jv_free(items);
+			return;
+		}
 		if (per < 1)
 			per = 1;
-		jv batches = jv_array();
-		for (int i = 0; i < n; i += per) {
-			jv b = jv_object();
-			if (s->t_batch_input) {
-				jv bin;
-				if (tmpl_eval(f, s->t_batch_input, eff, &bin, e) < 0) {
-					jv_free(b);
-					jv_free(batches);
-					jv_free(items);
-					return;
-				}
-				b = jv_object_set(b, jv_string("BatchInput"), bin);
-			}
-			b = jv_object_set(b, jv_string("Items"),
-			                  jv_array_slice(jv_copy(items), i, i + per < n ? i + per : n));
-			batches = jv_array_append(batches, b);
-		}
-		jv_free(items);
-		items = batches;
+		/* AWS caps a batch at 256 KiB */
+		if (bytes <= 0 || bytes > DATA_LIMIT)
+			bytes = DATA_LIMIT;
+		if (make_batches(f, s, eff, items, per, bytes, &items, e) < 0)
+			return;
 		n = jv_array_length(jv_copy(items));
 	}
 	fb->op_rc = 0;

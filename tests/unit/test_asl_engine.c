@@ -4,7 +4,9 @@
  * The tests count how many Tasks are in flight at once, which shows what
  * runs concurrently without measuring any time.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 
@@ -77,6 +79,8 @@ static void wait_fn(void *ctx, int timeout_ms)
 	free(p.resource);
 }
 
+static const char *s3_root;
+
 static void run(const char *def_text, const char *input, int virtual_time, struct asl_result *r)
 {
 	jv def = jv_parse(def_text);
@@ -98,6 +102,7 @@ static void run(const char *def_text, const char *input, int virtual_time, struc
 	o.task_start = start;
 	o.task_wait = wait_fn;
 	o.history = 1;
+	o.s3_root = s3_root;
 	jv in = jv_parse(input);
 	asl_run(m, in, &o, r);
 	jv_free(in);
@@ -293,6 +298,64 @@ static void test_nested_map_in_parallel(void)
 	asl_result_free(&r);
 }
 
+static void test_batches_and_max_items_paths(void)
+{
+	/* MaxItemsPerBatchPath and MaxInputBytesPerBatch cut the items;
+	 * each batch carries BatchInput. */
+	const struct { const char *batcher, *want; } cases[] = {
+		{ "\"MaxItemsPerBatchPath\":\"$.per\"", "[[1,2],[3,4],[5]]" },
+		{ "\"MaxItemsPerBatch\":10", "[[1,2,3,4,5]]" },
+		/* {"BatchInput":{"b":1},"Items":[1,2]} is 36 bytes */
+		{ "\"MaxInputBytesPerBatch\":36", "[[1,2],[3,4],[5]]" },
+		{ "\"MaxItemsPerBatch\":1", "[[1],[2],[3],[4],[5]]" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char def[1024];
+		snprintf(def, sizeof def,
+		         "{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\",\"End\":true,"
+		         "\"ItemsPath\":\"$.items\",\"ItemBatcher\":{%s,\"BatchInput\":{\"b\":1}},"
+		         "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\","
+		         "\"ExecutionType\":\"STANDARD\"},\"StartAt\":\"P\",\"States\":{\"P\":"
+		         "{\"Type\":\"Pass\",\"OutputPath\":\"$.Items\",\"End\":true}}}}}}",
+		         cases[i].batcher);
+		host_reset();
+		struct asl_result r;
+		run(def, "{\"per\":2,\"items\":[1,2,3,4,5]}", 1, &r);
+		CHECK_STR(asl_status_name(r.status), "SUCCEEDED");
+		char *o = dumps(r.output);
+		CHECK_STR(o, cases[i].want);
+		free(o);
+		asl_result_free(&r);
+	}
+
+	/* ReaderConfig.MaxItemsPath limits what the ItemReader reads */
+	char dir[64];
+	CHECK(unit_tmpdir(dir, "asl") == 0);
+	char path[512];
+	snprintf(path, sizeof path, "%s/bucket", dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/bucket/items.json", dir);
+	FILE *fp = fopen(path, "w");
+	fputs("[10,20,30,40]", fp);
+	fclose(fp);
+	s3_root = dir;
+	host_reset();
+	struct asl_result r;
+	run("{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\",\"End\":true,"
+	    "\"ItemReader\":{\"Resource\":\"arn:aws:states:::s3:getObject\",\"ReaderConfig\":"
+	    "{\"InputType\":\"JSON\",\"MaxItemsPath\":\"$.max\"},\"Parameters\":{\"Bucket\":\"bucket\","
+	    "\"Key\":\"items.json\"}},\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\","
+	    "\"ExecutionType\":\"STANDARD\"},\"StartAt\":\"P\",\"States\":{\"P\":{\"Type\":\"Pass\","
+	    "\"End\":true}}}}}}", "{\"max\":3}", 1, &r);
+	CHECK_STR(asl_status_name(r.status), "SUCCEEDED");
+	char *o = dumps(r.output);
+	CHECK_STR(o, "[10,20,30]");
+	free(o);
+	asl_result_free(&r);
+	s3_root = NULL;
+	unit_rmrf(dir);
+}
+
 int main(void)
 {
 	RUN(test_parallel_tasks_run_at_once);
@@ -303,5 +366,6 @@ int main(void)
 	RUN(test_retry_timer_in_branch);
 	RUN(test_timeout_with_task_in_flight);
 	RUN(test_nested_map_in_parallel);
+	RUN(test_batches_and_max_items_paths);
 	return UNIT_DONE();
 }
