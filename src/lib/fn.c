@@ -1,7 +1,12 @@
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "clock.h"
@@ -251,35 +256,6 @@ jv fn_to_json(const struct fn *f)
 
 /* ---- invocation ---------------------------------------------------------------- */
 
-struct warm {
-	char *name;
-	char *modified;   /* a changed function gets a new process */
-	struct coproc co;
-};
-
-struct fn_invoker {
-	struct warm *w;
-	size_t n;
-};
-
-struct fn_invoker *fn_invoker_new(void)
-{
-	return xcalloc(1, sizeof(struct fn_invoker));
-}
-
-void fn_invoker_free(struct fn_invoker *inv)
-{
-	if (!inv)
-		return;
-	for (size_t i = 0; i < inv->n; i++) {
-		coproc_stop(&inv->w[i].co, 1000);
-		free(inv->w[i].name);
-		free(inv->w[i].modified);
-	}
-	free(inv->w);
-	free(inv);
-}
-
 static void add_error(struct buf *result, const char *type, const char *msg)
 {
 	jv e = jv_object();
@@ -406,111 +382,717 @@ static void timeout_error(const struct fn *f, const char *rid, struct buf *resul
 	add_error(result, "Sandbox.Timedout", msg);
 }
 
-static int invoke_spawn(const struct fn *f, const char *payload, size_t len,
-                        struct buf *result)
-{
+
+/* ---- the invoker: many invocations in flight, one poll(2) loop ---------------
+ *
+ * An invocation (struct job) waits in the queue until a process can serve
+ * it, then belongs to a process (struct run), then waits in the done list
+ * until fn_dispatch hands its result to its callback. A run is a
+ * spawn-mode process (one job, then it ends) or a warm stream-mode process
+ * (one job at a time, idle in between). A run whose output is closed, that
+ * timed out or that is retired is EXITING until waitpid(WNOHANG) reaps it:
+ * nothing here ever waits for a process except fn_invoker_free.
+ *
+ * Processes and fds change only inside fn_pollfds (which starts queued
+ * work) and fn_dispatch (which ends it); fn_start only queues. So the fds
+ * a caller polls stay ours and stay open until the fn_dispatch that
+ * follows, whatever the caller does in between.
+ */
+
+struct job {
+	struct job *next;
+	struct fn f;           /* our own copy */
+	char *data;            /* spawn: the payload; stream: it as one line, '\n' */
+	size_t len, off;       /* off: bytes written so far */
+	fn_done_fn done;
+	void *arg;
 	char rid[40];
-	ids_uuid(rid);
-	char **env = function_env(f, rid);
-	struct proc_opts o = { f->argv, env, f->timeout_ms, 1 };
-	struct proc_result r;
-	proc_run(&o, payload, len, &r);
-	free_vec(env);
-	int rc;
-	struct buf msg = BUF_INIT;
-	if (r.spawn_errno) {
-		buf_printf(&msg, "RequestId: %s Error: ", rid);
-		proc_describe(&r, f->argv[0], &msg);
-		add_error(result, "Runtime.InvalidEntrypoint", msg.s);
-		rc = FN_ERROR;
-	} else if (r.timed_out) {
-		timeout_error(f, rid, result);
-		rc = FN_ERROR;
-	} else if ((!r.exited || r.code != 0) && stderr_error(&r.err, result)) {
-		rc = FN_ERROR;
-	} else if (!r.exited || r.code != 0) {
-		buf_printf(&msg, "RequestId: %s Error: Runtime exited with error: ", rid);
-		proc_describe(&r, f->argv[0], &msg);
-		add_error(result, "Runtime.ExitError", msg.s);
-		rc = FN_ERROR;
+	int64_t deadline;      /* monotonic ms, set when a process takes it; 0: none */
+	int status;            /* once ended: FN_OK or FN_ERROR, and result */
+	struct buf result;
+};
+
+enum run_state { RUN_ACTIVE, RUN_IDLE, RUN_EXITING };
+
+struct run {
+	pid_t pid;
+	int in, out, err;      /* our ends of its pipes; -1 once closed */
+	enum run_state state;
+	int warm;              /* a stream-mode process */
+	char *name, *modified; /* warm: what it runs (a changed function gets a new one) */
+	struct job *job;       /* the invocation it serves, or NULL */
+	struct buf obuf, ebuf; /* its stdout (stream: past the last answer), its stderr */
+	int killed, timed_out;
+	int64_t kill_at;       /* EXITING: kill the group then if not reaped (0: never) */
+	int64_t next_look;     /* EXITING: when fn_pollfds has us look again */
+	int nap;
+};
+
+struct fn_invoker {
+	struct run **runs;
+	size_t nruns, cap;
+	struct job *queue, *queue_tail, *done, *done_tail;
+	int pending, max_procs;
+};
+
+#define STREAM_GRACE_MS 200   /* a stream process that closed its stdout may exit by itself */
+#define LOOK_MAX_MS 32        /* longest pause between looks at an exiting process */
+
+struct fn_invoker *fn_invoker_new(void)
+{
+	struct fn_invoker *inv = xcalloc(1, sizeof *inv);
+	inv->max_procs = 64;
+	return inv;
+}
+
+void fn_set_max_procs(struct fn_invoker *inv, int n)
+{
+	inv->max_procs = n < 1 ? 1 : n;
+}
+
+int fn_pending(const struct fn_invoker *inv)
+{
+	return inv->pending;
+}
+
+int fn_pollfds_max(const struct fn_invoker *inv)
+{
+	size_t n = inv->nruns > (size_t)inv->max_procs ? inv->nruns : (size_t)inv->max_procs;
+	return (int)(3 * n);
+}
+
+static char **copy_vec(char **v)
+{
+	size_t n = 0;
+	while (v && v[n])
+		n++;
+	char **c = xcalloc(n + 1, sizeof *c);
+	for (size_t i = 0; i < n; i++)
+		c[i] = xstrdup(v[i]);
+	return c;
+}
+
+static void free_job(struct job *j)
+{
+	fn_free(&j->f);
+	free(j->data);
+	buf_free(&j->result);
+	free(j);
+}
+
+static void list_add(struct job **head, struct job **tail, struct job *j)
+{
+	j->next = NULL;
+	if (*tail)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+}
+
+static void job_end(struct fn_invoker *inv, struct job *j, int status)
+{
+	j->status = status;
+	list_add(&inv->done, &inv->done_tail, j);
+}
+
+int fn_start(struct fn_invoker *inv, const struct fn *f, const char *payload, size_t len,
+             fn_done_fn done, void *arg)
+{
+	struct job *j = xcalloc(1, sizeof *j);
+	j->f.name = xstrdup(f->name);
+	j->f.argv = copy_vec(f->argv);
+	j->f.env = copy_vec(f->env);
+	j->f.timeout_ms = f->timeout_ms;
+	j->f.mode = f->mode;
+	memcpy(j->f.modified, f->modified, sizeof j->f.modified);
+	if (f->mode == FN_STREAM) {
+		/* The request must be one line: turn line breaks between tokens
+		 * into spaces (JSON strings cannot hold raw ones). */
+		struct buf line = BUF_INIT;
+		add_one_line(&line, payload, len);
+		buf_addc(&line, '\n');
+		j->len = line.len;
+		j->data = buf_detach(&line);
 	} else {
-		rc = judge_answer(r.out.s ? r.out.s : "", r.out.len, result);
+		j->data = xmalloc(len + 1);
+		memcpy(j->data, payload, len);
+		j->len = len;
 	}
-	/* What the handler logged reaches the user, as Lambda's logs would. */
-	if (r.err.len)
-		fwrite(r.err.s, 1, r.err.len, stderr);
-	buf_free(&msg);
-	proc_result_free(&r);
-	return rc;
+	j->done = done;
+	j->arg = arg;
+	ids_uuid(j->rid);
+	list_add(&inv->queue, &inv->queue_tail, j);
+	inv->pending++;
+	return 0;
 }
 
-static struct warm *warm_for(struct fn_invoker *inv, const struct fn *f)
+/* Every way a spawn-mode call ends, judged as Lambda would. What the
+ * handler logged reaches the user, as Lambda's logs would. */
+static int spawn_result(const struct job *j, const struct proc_result *r,
+                        const struct buf *out, struct buf *result)
 {
-	for (size_t i = 0; i < inv->n; i++) {
-		struct warm *w = &inv->w[i];
-		if (strcmp(w->name, f->name) == 0) {
-			if (strcmp(w->modified, f->modified) != 0) {
-				coproc_stop(&w->co, 200);
-				free(w->modified);
-				w->modified = xstrdup(f->modified);
-			}
-			return w;
-		}
-	}
-	inv->w = xrealloc(inv->w, (inv->n + 1) * sizeof *inv->w);
-	struct warm *w = &inv->w[inv->n++];
-	memset(w, 0, sizeof *w);
-	w->name = xstrdup(f->name);
-	w->modified = xstrdup(f->modified);
-	return w;
-}
-
-static int invoke_stream(struct fn_invoker *inv, const struct fn *f, const char *payload,
-                         size_t len, struct buf *result)
-{
-	struct warm *w = warm_for(inv, f);
-	char rid[40];
-	ids_uuid(rid);
+	const struct fn *f = &j->f;
 	struct buf msg = BUF_INIT;
 	int rc = FN_ERROR;
-	if (!coproc_alive(&w->co)) {
-		char **env = function_env(f, NULL);
-		struct proc_opts o = { f->argv, env, 0, 0 };
-		int sr = coproc_start(&w->co, &o);
-		free_vec(env);
-		if (sr != CO_OK) {
-			buf_printf(&msg, "RequestId: %s Error: cannot run '%s': %s", rid,
-			           f->argv[0], strerror(w->co.spawn_errno));
-			add_error(result, "Runtime.InvalidEntrypoint", msg.s);
-			buf_free(&msg);
-			return FN_ERROR;
-		}
-	}
-	/* The request must be one line: turn line breaks between tokens into
-	 * spaces (JSON strings cannot hold raw ones). */
-	struct buf line = BUF_INIT;
-	add_one_line(&line, payload, len);
-	struct buf reply = BUF_INIT;
-	int cr = coproc_call(&w->co, line.s ? line.s : "", line.len, f->timeout_ms, &reply);
-	if (cr == CO_OK) {
-		rc = judge_answer(reply.s ? reply.s : "", reply.len, result);
-	} else if (cr == CO_TIMEOUT) {
-		timeout_error(f, rid, result);
-	} else {
-		buf_printf(&msg, "RequestId: %s Error: Runtime exited without answering: ", rid);
-		proc_describe_status(w->co.last_status, &msg);
+	if (r->spawn_errno) {
+		buf_printf(&msg, "RequestId: %s Error: ", j->rid);
+		proc_describe(r, f->argv[0], &msg);
+		add_error(result, "Runtime.InvalidEntrypoint", msg.s);
+	} else if (r->timed_out) {
+		timeout_error(f, j->rid, result);
+	} else if ((!r->exited || r->code != 0) && stderr_error(&r->err, result)) {
+		;
+	} else if (!r->exited || r->code != 0) {
+		buf_printf(&msg, "RequestId: %s Error: Runtime exited with error: ", j->rid);
+		proc_describe(r, f->argv[0], &msg);
 		add_error(result, "Runtime.ExitError", msg.s);
+	} else {
+		rc = judge_answer(buf_str(out), out->len, result);
 	}
-	buf_free(&reply);
-	buf_free(&line);
+	if (r->err.len)
+		fwrite(r->err.s, 1, r->err.len, stderr);
 	buf_free(&msg);
 	return rc;
+}
+
+/* The end of a spawn-mode run's job: it timed out (status ignored) or
+ * ended with this wait status. */
+static void spawn_end(struct fn_invoker *inv, struct run *r, int timed_out, int wstatus)
+{
+	struct job *j = r->job;
+	struct proc_result pr;
+	memset(&pr, 0, sizeof pr);
+	pr.timed_out = timed_out;
+	if (!timed_out && WIFEXITED(wstatus)) {
+		pr.exited = 1;
+		pr.code = WEXITSTATUS(wstatus);
+	} else if (!timed_out && WIFSIGNALED(wstatus)) {
+		pr.signaled = 1;
+		pr.sig = WTERMSIG(wstatus);
+	}
+	pr.err = r->ebuf;  /* borrowed */
+	job_end(inv, j, spawn_result(j, &pr, &r->obuf, &j->result));
+	r->job = NULL;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Stop talking to r and wait for it to end: killed now (grace_ms 0) or
+ * after grace_ms if it has not ended by itself by then. */
+static void run_exit(struct run *r, int64_t grace_ms)
+{
+	close_fd(&r->in);
+	close_fd(&r->out);
+	close_fd(&r->err);
+	r->state = RUN_EXITING;
+	int64_t now = clock_mono_ms();
+	r->next_look = now;
+	r->nap = 1;
+	if (grace_ms > 0) {
+		r->kill_at = now + grace_ms;
+	} else {
+		proc_kill_group(r->pid);
+		r->killed = 1;
+		r->kill_at = 0;
+	}
+}
+
+static struct run *run_new(struct fn_invoker *inv, pid_t pid, const int fds[3])
+{
+	struct run *r = xcalloc(1, sizeof *r);
+	r->pid = pid;
+	r->in = fds[0];
+	r->out = fds[1];
+	r->err = fds[2];
+	if (inv->nruns == inv->cap) {
+		inv->cap = inv->cap ? 2 * inv->cap : 8;
+		inv->runs = xrealloc(inv->runs, inv->cap * sizeof *inv->runs);
+	}
+	inv->runs[inv->nruns++] = r;
+	return r;
+}
+
+static void run_free(struct run *r)
+{
+	close_fd(&r->in);
+	close_fd(&r->out);
+	close_fd(&r->err);
+	buf_free(&r->obuf);
+	buf_free(&r->ebuf);
+	free(r->name);
+	free(r->modified);
+	free(r);
+}
+
+/* Write what the child's stdin takes now. A spawn-mode child that stops
+ * reading (EPIPE) just gets no more; a stream-mode one is broken. */
+static void run_write(struct run *r)
+{
+	struct job *j = r->job;
+	while (r->in >= 0 && j && j->off < j->len) {
+		ssize_t w = write(r->in, j->data + j->off, j->len - j->off);
+		if (w > 0) {
+			j->off += (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (r->warm)
+			run_exit(r, STREAM_GRACE_MS);
+		else
+			close_fd(&r->in);
+		return;
+	}
+	if (!r->warm)
+		close_fd(&r->in);  /* all written: end of its input */
+}
+
+/* The stream-mode answer, once a whole line is in. */
+static void stream_answer(struct fn_invoker *inv, struct run *r)
+{
+	char *nl = r->obuf.len ? memchr(r->obuf.s, '\n', r->obuf.len) : NULL;
+	if (!nl || !r->job)
+		return;
+	size_t n = (size_t)(nl - r->obuf.s);
+	if (n && nl[-1] == '\r')
+		n--;
+	struct job *j = r->job;
+	job_end(inv, j, judge_answer(r->obuf.s, n, &j->result));
+	r->job = NULL;
+	r->state = RUN_IDLE;
+	buf_reset(&r->obuf);  /* anything after the answer belongs to no request */
+}
+
+static void run_read(struct fn_invoker *inv, struct run *r, int err)
+{
+	char chunk[65536];
+	int *fd = err ? &r->err : &r->out;
+	ssize_t got = read(*fd, chunk, sizeof chunk);
+	if (got > 0) {
+		buf_add(err ? &r->ebuf : &r->obuf, chunk, (size_t)got);
+		if (r->warm)
+			stream_answer(inv, r);
+	} else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+		if (r->warm)
+			run_exit(r, STREAM_GRACE_MS);  /* ended (or closed stdout) unasked */
+		else
+			close_fd(fd);
+	}
+}
+
+/* Empty a warm process's stdout of what it wrote since its last answer
+ * (a handler out of step must not answer the next request with it).
+ * 0 when it has closed its stdout: it is ending. */
+static int drain(struct run *r)
+{
+	char chunk[65536];
+	for (;;) {
+		ssize_t got = read(r->out, chunk, sizeof chunk);
+		if (got > 0)
+			continue;
+		if (got < 0 && errno == EINTR)
+			continue;
+		return got < 0 && errno == EAGAIN;
+	}
+}
+
+static void run_take(struct run *r, struct job *j)
+{
+	r->job = j;
+	r->state = RUN_ACTIVE;
+	buf_reset(&r->obuf);
+	if (j->f.timeout_ms > 0)
+		j->deadline = clock_mono_ms() + j->f.timeout_ms;
+	run_write(r);
+}
+
+static size_t live_procs(const struct fn_invoker *inv)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < inv->nruns; i++)
+		n += !(inv->runs[i]->state == RUN_EXITING && inv->runs[i]->killed);
+	return n;
+}
+
+/* Start j if a process can serve it: 1 when it started (or ended at
+ * once: it could not start), 0 when it must wait. */
+static int place(struct fn_invoker *inv, struct job *j)
+{
+	if (j->f.mode == FN_STREAM) {
+		for (size_t i = 0; i < inv->nruns; i++) {
+			struct run *r = inv->runs[i];
+			if (r->state != RUN_IDLE || strcmp(r->name, j->f.name) != 0)
+				continue;
+			if (strcmp(r->modified, j->f.modified) != 0)
+				run_exit(r, STREAM_GRACE_MS);  /* the function changed */
+			else if (!drain(r))
+				run_exit(r, STREAM_GRACE_MS);  /* it died idle: replace it */
+			else {
+				run_take(r, j);
+				return 1;
+			}
+		}
+	}
+	if (live_procs(inv) >= (size_t)inv->max_procs) {
+		/* Make room by ending an idle warm process, if there is one. */
+		for (size_t i = 0; i < inv->nruns; i++)
+			if (inv->runs[i]->state == RUN_IDLE) {
+				run_exit(inv->runs[i], 0);
+				break;
+			}
+		if (live_procs(inv) >= (size_t)inv->max_procs)
+			return 0;
+	}
+	int stream = j->f.mode == FN_STREAM;
+	/* A warm process serves many requests: its environment names none. */
+	char **env = function_env(&j->f, stream ? NULL : j->rid);
+	struct proc_opts o = { j->f.argv, env, j->f.timeout_ms, !stream };
+	pid_t pid;
+	int fds[3];
+	int e = proc_start(&o, &pid, fds);
+	free_vec(env);
+	if (e) {
+		if (stream) {
+			struct buf msg = BUF_INIT;
+			buf_printf(&msg, "RequestId: %s Error: cannot run '%s': %s", j->rid,
+			           j->f.argv[0], strerror(e));
+			add_error(&j->result, "Runtime.InvalidEntrypoint", msg.s);
+			buf_free(&msg);
+			job_end(inv, j, FN_ERROR);
+		} else {
+			struct proc_result pr;
+			memset(&pr, 0, sizeof pr);
+			pr.spawn_errno = e;
+			struct buf none = BUF_INIT;
+			job_end(inv, j, spawn_result(j, &pr, &none, &j->result));
+		}
+		return 1;
+	}
+	struct run *r = run_new(inv, pid, fds);
+	if (stream) {
+		r->warm = 1;
+		r->name = xstrdup(j->f.name);
+		r->modified = xstrdup(j->f.modified);
+	} else if (j->len == 0) {
+		close_fd(&r->in);
+	}
+	run_take(r, j);
+	return 1;
+}
+
+/* Whether any queued job could start now: below the limit, or an idle
+ * warm process to use or end. (It keeps a long queue cheap to look at
+ * while every process is busy.) */
+static int room(const struct fn_invoker *inv)
+{
+	if (live_procs(inv) < (size_t)inv->max_procs)
+		return 1;
+	for (size_t i = 0; i < inv->nruns; i++)
+		if (inv->runs[i]->state == RUN_IDLE)
+			return 1;
+	return 0;
+}
+
+static void schedule(struct fn_invoker *inv)
+{
+	struct job **pp = &inv->queue, *last = NULL;
+	while (*pp) {
+		struct job *j = *pp;
+		if (!room(inv)) {
+			while (j->next)
+				j = j->next;
+			last = j;
+			break;
+		}
+		if (place(inv, j)) {
+			*pp = j->next;
+		} else {
+			last = j;
+			pp = &j->next;
+		}
+	}
+	inv->queue_tail = last;
+}
+
+static void lower(int64_t *soonest, int64_t t)
+{
+	if (*soonest < 0 || t < *soonest)
+		*soonest = t;
+}
+
+int fn_pollfds(struct fn_invoker *inv, struct pollfd *fds, int max, int *timeout_ms)
+{
+	schedule(inv);
+	int n = 0;
+	int64_t now = clock_mono_ms(), soonest = -1;
+	if (inv->done)
+		soonest = now;
+	for (size_t i = 0; i < inv->nruns; i++) {
+		struct run *r = inv->runs[i];
+		if (r->state == RUN_ACTIVE) {
+			if (r->in >= 0 && r->job && r->job->off < r->job->len && n < max)
+				fds[n++] = (struct pollfd){ r->in, POLLOUT, 0 };
+			if (r->out >= 0 && n < max)
+				fds[n++] = (struct pollfd){ r->out, POLLIN, 0 };
+			if (r->err >= 0 && n < max)
+				fds[n++] = (struct pollfd){ r->err, POLLIN, 0 };
+			if (r->job && r->job->deadline)
+				lower(&soonest, r->job->deadline);
+			if (!r->warm && r->out < 0 && r->err < 0)
+				lower(&soonest, now);  /* its output is done: reap it */
+		} else if (r->state == RUN_EXITING) {
+			lower(&soonest, r->next_look);
+			if (r->kill_at && !r->killed)
+				lower(&soonest, r->kill_at);
+		}
+	}
+	if (soonest >= 0) {
+		int64_t t = soonest - now;
+		if (t < 0)
+			t = 0;
+		if (t > 1000000)
+			t = 1000000;
+		if (*timeout_ms < 0 || t < *timeout_ms)
+			*timeout_ms = (int)t;
+	}
+	return n;
+}
+
+/* Reap r if it has ended, enforcing its kill time: 1 when it is gone. */
+static int run_reap(struct fn_invoker *inv, struct run *r, int64_t now)
+{
+	int st = 0;
+	pid_t w;
+	while ((w = waitpid(r->pid, &st, WNOHANG)) < 0 && errno == EINTR)
+		;
+	if (w == r->pid || w < 0) {
+		if (r->job && r->warm) {
+			struct buf msg = BUF_INIT;
+			buf_printf(&msg, "RequestId: %s Error: Runtime exited without answering: ",
+			           r->job->rid);
+			proc_describe_status(st, &msg);
+			add_error(&r->job->result, "Runtime.ExitError", msg.s);
+			buf_free(&msg);
+			job_end(inv, r->job, FN_ERROR);
+			r->job = NULL;
+		} else if (r->job) {
+			spawn_end(inv, r, 0, st);
+		}
+		if (r->warm || r->timed_out)
+			kill(-r->pid, SIGKILL);  /* anything it left behind in its group */
+		return 1;
+	}
+	if (r->kill_at && !r->killed && now >= r->kill_at) {
+		proc_kill_group(r->pid);
+		r->killed = 1;
+		if (r->job && !r->warm) {
+			/* Its output ended but it did not exit within its time. */
+			r->timed_out = 1;
+			spawn_end(inv, r, 1, 0);
+		}
+		r->next_look = now;
+		r->nap = 1;
+		return 0;
+	}
+	r->next_look = now + r->nap;
+	if (r->nap < LOOK_MAX_MS)
+		r->nap *= 2;
+	return 0;
+}
+
+static void run_timeout(struct fn_invoker *inv, struct run *r)
+{
+	struct job *j = r->job;
+	run_exit(r, 0);
+	r->timed_out = 1;
+	if (r->warm) {
+		timeout_error(&j->f, j->rid, &j->result);
+		job_end(inv, j, FN_ERROR);
+		r->job = NULL;
+	} else {
+		spawn_end(inv, r, 1, 0);
+	}
+}
+
+static struct run *owner(struct fn_invoker *inv, int fd, int *which)
+{
+	for (size_t i = 0; i < inv->nruns; i++) {
+		struct run *r = inv->runs[i];
+		if (r->state != RUN_ACTIVE)
+			continue;
+		*which = fd == r->in ? 0 : fd == r->out ? 1 : fd == r->err ? 2 : -1;
+		if (*which >= 0)
+			return r;
+	}
+	return NULL;
+}
+
+void fn_dispatch(struct fn_invoker *inv, struct pollfd *fds, int n)
+{
+	/* I/O first: no fd is opened meanwhile, so each one names the same
+	 * pipe it named when it was polled. */
+	for (int i = 0; i < n; i++) {
+		int which;
+		struct run *r;
+		if (fds[i].fd < 0 || !fds[i].revents || !(r = owner(inv, fds[i].fd, &which)))
+			continue;
+		if (which == 0)
+			run_write(r);
+		else
+			run_read(inv, r, which == 2);
+	}
+	int64_t now = clock_mono_ms();
+	for (size_t i = 0; i < inv->nruns;) {
+		struct run *r = inv->runs[i];
+		if (r->state == RUN_ACTIVE && r->job && r->job->deadline && now >= r->job->deadline)
+			run_timeout(inv, r);
+		else if (r->state == RUN_ACTIVE && !r->warm && r->out < 0 && r->err < 0) {
+			/* Output closed: it is most likely exiting right now. It
+			 * still has until its deadline to do so. */
+			int64_t deadline = r->job ? r->job->deadline : 0;
+			run_exit(r, 1);
+			r->kill_at = deadline;
+		}
+		if (r->state == RUN_EXITING && run_reap(inv, r, now)) {
+			run_free(r);
+			inv->runs[i] = inv->runs[--inv->nruns];
+			continue;
+		}
+		i++;
+	}
+	/* Then the callbacks, on a list of their own: one that calls fn_start
+	 * only adds to the queue. */
+	struct job *list = inv->done;
+	inv->done = inv->done_tail = NULL;
+	while (list) {
+		struct job *j = list;
+		list = j->next;
+		inv->pending--;
+		j->done(j->arg, j->status, buf_str(&j->result), j->result.len);
+		free_job(j);
+	}
+}
+
+void fn_invoker_free(struct fn_invoker *inv)
+{
+	if (!inv)
+		return;
+	/* Idle warm processes get their stdin closed and a second to end by
+	 * themselves; busy ones are killed. */
+	int64_t end = clock_mono_ms() + 1000;
+	for (size_t i = 0; i < inv->nruns; i++) {
+		struct run *r = inv->runs[i];
+		if (r->state == RUN_IDLE)
+			close_fd(&r->in);
+		else if (!r->killed) {
+			proc_kill_group(r->pid);
+			r->killed = 1;
+		}
+	}
+	long nap = 50000;  /* ns: they usually end at once, so look often at first */
+	for (;;) {
+		int late = clock_mono_ms() >= end;
+		size_t left = 0;
+		for (size_t i = 0; i < inv->nruns; i++) {
+			struct run *r = inv->runs[i];
+			if (!r->pid)
+				continue;
+			if (late && !r->killed) {
+				proc_kill_group(r->pid);
+				r->killed = 1;
+			}
+			int st;
+			pid_t w;
+			while ((w = waitpid(r->pid, &st, r->killed ? 0 : WNOHANG)) < 0 && errno == EINTR)
+				;
+			if (w == 0) {
+				left++;
+				continue;
+			}
+			kill(-r->pid, SIGKILL);  /* anything it left behind in its group */
+			r->pid = 0;
+		}
+		if (!left)
+			break;
+		struct timespec ts = { 0, nap };
+		nanosleep(&ts, NULL);
+		if (nap < 5000000)
+			nap *= 2;
+	}
+	for (size_t i = 0; i < inv->nruns; i++) {
+		if (inv->runs[i]->job)
+			free_job(inv->runs[i]->job);
+		run_free(inv->runs[i]);
+	}
+	free(inv->runs);
+	for (int k = 0; k < 2; k++) {
+		struct job *j = k ? inv->done : inv->queue;
+		while (j) {
+			struct job *next = j->next;
+			free_job(j);
+			j = next;
+		}
+	}
+	free(inv);
+}
+
+/* ---- the synchronous call: one invocation, the loop run until it ends ------- */
+
+struct sync_call {
+	int ended, status;
+	struct buf *result;
+};
+
+static void sync_done(void *arg, int status, const char *result, size_t len)
+{
+	struct sync_call *c = arg;
+	c->ended = 1;
+	c->status = status;
+	buf_add(c->result, result, len);
 }
 
 int fn_invoke(struct fn_invoker *inv, const struct fn *f, const char *payload,
               size_t len, struct buf *result)
 {
-	if (f->mode == FN_STREAM)
-		return invoke_stream(inv, f, payload, len, result);
-	return invoke_spawn(f, payload, len, result);
+	struct sync_call c = { 0, FN_ERROR, result };
+	fn_start(inv, f, payload, len, sync_done, &c);
+	struct pollfd *fds = NULL;
+	int cap = 0;
+	long nap = 20000;
+	while (!c.ended) {
+		int need = fn_pollfds_max(inv);
+		if (need > cap) {
+			cap = need;
+			fds = xrealloc(fds, (size_t)cap * sizeof *fds);
+		}
+		int timeout = -1;
+		int n = fn_pollfds(inv, fds, cap, &timeout);
+		if (n == 0 && timeout > 0) {
+			/* Only a process to reap: it is most likely exiting right
+			 * now, so look again often at first, then less (poll's
+			 * millisecond would cost a spawn-mode call dearly). */
+			long ns = nap < timeout * 1000000L ? nap : timeout * 1000000L;
+			struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
+			nanosleep(&ts, NULL);
+			if (nap < 10000000)
+				nap *= 2;
+		} else if (n == 0 && timeout < 0) {
+			struct timespec ts = { 0, 1000000 };  /* cannot happen: never hang */
+			nanosleep(&ts, NULL);
+		} else if (n > 0 || timeout != 0) {
+			if (poll(fds, (nfds_t)n, timeout) < 0 && errno != EINTR)
+				n = 0;
+		}
+		fn_dispatch(inv, fds, n);
+	}
+	free(fds);
+	return c.status;
 }

@@ -135,6 +135,45 @@ int proc_spawn(const struct proc_opts *o, int stdin_fd, pid_t *pid)
 	return spawn(o, stdin_fd, -1, -1, pid);
 }
 
+int proc_start(const struct proc_opts *o, pid_t *pid, int fds[3])
+{
+	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
+	int rc = 0;
+	if (cloexec_pipe(pin) || cloexec_pipe(pout) ||
+	    (o->capture_stderr && cloexec_pipe(perr)))
+		rc = errno;
+	else
+		rc = spawn(o, pin[0], pout[1], perr[1], pid);
+	if (pin[0] >= 0)  /* the child's ends */
+		close(pin[0]);
+	if (pout[1] >= 0)
+		close(pout[1]);
+	if (perr[1] >= 0)
+		close(perr[1]);
+	if (rc != 0) {
+		if (pin[1] >= 0)
+			close(pin[1]);
+		if (pout[0] >= 0)
+			close(pout[0]);
+		if (perr[0] >= 0)
+			close(perr[0]);
+		return rc;
+	}
+	set_nonblock(pin[1]);
+	set_nonblock(pout[0]);
+	if (perr[0] >= 0)
+		set_nonblock(perr[0]);
+	fds[0] = pin[1];
+	fds[1] = pout[0];
+	fds[2] = perr[0];
+	return 0;
+}
+
+void proc_kill_group(pid_t pid)
+{
+	kill_group(pid);
+}
+
 int proc_detach(const struct proc_opts *o, const char *log_path, pid_t *pid)
 {
 	int info[2];  /* the grandchild's pid, then exec's errno if it fails */

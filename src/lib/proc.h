@@ -50,6 +50,17 @@ int proc_run(const struct proc_opts *o, const char *in, size_t inlen,
  * caller reaps it (waitpid) and may kill its group (-pid). */
 int proc_spawn(const struct proc_opts *o, int stdin_fd, pid_t *pid);
 void proc_result_free(struct proc_result *r);
+/* Start a process without waiting for it, its stdin and stdout (and its
+ * stderr when o->capture_stderr, else it stays ours) on new pipes. Our
+ * ends, in fds[0] (its stdin), fds[1] (its stdout), fds[2] (its stderr,
+ * -1 when not captured), are non-blocking and close-on-exec: no other
+ * child inherits them. 0 and *pid, or an errno value. The caller owns the
+ * fds, reaps the process (waitpid) and may kill its group
+ * (proc_kill_group). o->timeout_ms is not used. */
+int proc_start(const struct proc_opts *o, pid_t *pid, int fds[3]);
+/* SIGKILL to the process group pid leads, and to pid itself. */
+void proc_kill_group(pid_t pid);
+
 /* Describe a wait status from waitpid ("exit status 3", "killed by signal
  * 9 (Killed)"), appended to b. */
 void proc_describe_status(int wait_status, struct buf *b);
