@@ -9,6 +9,7 @@
  *   sfn-run graph DEF
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,8 @@ struct run_ctx {
 	struct fn_invoker *inv;
 	struct state *st;
 	int st_opened;
+	struct pollfd *pfds;
+	int npfds;
 };
 
 static void run_opt(int id, const char *arg, void *p)
@@ -230,74 +233,109 @@ static char *function_name(const char *resource)
 	return e ? xstrndup(p, (size_t)(e - p)) : xstrdup(p);
 }
 
-static int task_call(void *vctx, const char *resource, jv input, double timeout_s,
-                     jv *result, char **error, char **cause)
+/* ---- Tasks: local functions, run without blocking the engine ---------- */
+
+/* The function for RESOURCE: a --fn command first, else the state file's
+ * (then in *stored, which the caller frees). NULL when there is none. */
+static struct fn *find_function(struct run_ctx *c, const char *name, struct fn *stored)
+{
+	for (int i = 0; i < c->nfns; i++)
+		if (!strcmp(c->fns[i].name, name))
+			return &c->fns[i].f;
+	if (!c->st_opened) {
+		c->st_opened = 1;
+		if (state_open(state_opt, 0, &c->st) != EK_OK)
+			c->st = NULL;
+	}
+	if (c->st && fn_get(c->st, name, stored) == EK_OK)
+		return stored;
+	return NULL;
+}
+
+struct task_call {
+	struct asl_task *t;
+	double timeout_s;
+};
+
+/* A function's answer becomes the Task's result; its error object's
+ * errorType the Task's error, the object itself the cause. */
+static void task_done(void *arg, int status, const char *text, size_t len)
+{
+	struct task_call *tc = arg;
+	jv v = jv_parse_sized(len ? text : "null", len ? (int)len : 4);
+	if (status == FN_OK) {
+		if (jv_is_valid(v))
+			asl_task_succeed(tc->t, v);
+		else {
+			jv_free(v);
+			asl_task_fail(tc->t, "States.TaskFailed", "the function's answer is not JSON");
+		}
+		free(tc);
+		return;
+	}
+	jv et = jv_get_kind(v) == JV_KIND_OBJECT ? jv_object_get(jv_copy(v), jv_string("errorType"))
+	                                         : jv_invalid();
+	const char *error = jv_get_kind(et) == JV_KIND_STRING ? jv_string_value(et) : "States.TaskFailed";
+	if (!strcmp(error, "Sandbox.Timedout") && tc->timeout_s > 0)
+		error = "States.Timeout";
+	char *cause = xstrndup(text, len);
+	asl_task_fail(tc->t, error, cause);
+	free(cause);
+	jv_free(et);
+	jv_free(v);
+	free(tc);
+}
+
+static void task_start(void *vctx, struct asl_task *t, const char *resource, jv input,
+                       double timeout_s)
 {
 	struct run_ctx *c = vctx;
 	char *name = function_name(resource);
-	struct fn *f = NULL, stored;
-	int have_stored = 0;
-	for (int i = 0; i < c->nfns; i++)
-		if (!strcmp(c->fns[i].name, name))
-			f = &c->fns[i].f;
-	if (!f) {
-		if (!c->st_opened) {
-			c->st_opened = 1;
-			if (state_open(state_opt, 0, &c->st) != EK_OK)
-				c->st = NULL;
-		}
-		if (c->st && fn_get(c->st, name, &stored) == EK_OK) {
-			f = &stored;
-			have_stored = 1;
-		}
-	}
+	struct fn stored;
+	memset(&stored, 0, sizeof stored);
+	struct fn *f = find_function(c, name, &stored);
 	if (!f) {
 		jv_free(input);
-		*error = xstrdup("Lambda.ResourceNotFoundException");
 		struct buf b = BUF_INIT;
 		buf_printf(&b, "Function not found: %s (give it with --fn %s=CMD or fnctl create)",
 		           name, name);
-		*cause = buf_detach(&b);
+		asl_task_fail(t, "Lambda.ResourceNotFoundException", buf_str(&b));
+		buf_free(&b);
 		free(name);
-		return -1;
+		return;
 	}
 	free(name);
 	int64_t saved = f->timeout_ms;
 	if (timeout_s > 0)
 		f->timeout_ms = (int64_t)(timeout_s * 1000);
-	jv text = jv_dump_string(input, 0);
-	struct buf out = BUF_INIT;
-	int rc = fn_invoke(c->inv, f, jv_string_value(text),
-	                   (size_t)jv_string_length_bytes(jv_copy(text)), &out);
-	jv_free(text);
+	struct buf text = BUF_INIT;
+	asl_json_dump(input, &text);
+	jv_free(input);
+	struct task_call *tc = xcalloc(1, sizeof *tc);
+	tc->t = t;
+	tc->timeout_s = timeout_s;
+	fn_start(c->inv, f, text.s ? text.s : "null", text.s ? text.len : 4, task_done, tc);
+	buf_free(&text);
 	f->timeout_ms = saved;
-	if (have_stored)
+	if (f == &stored)
 		fn_free(&stored);
-	jv v = jv_parse_sized(out.s ? out.s : "null", out.s ? (int)out.len : 4);
-	if (rc == FN_OK) {
-		buf_free(&out);
-		if (!jv_is_valid(v)) {
-			jv_free(v);
-			*error = xstrdup("States.TaskFailed");
-			*cause = xstrdup("the function's answer is not JSON");
-			return -1;
-		}
-		*result = v;
-		return 0;
+}
+
+/* The engine has nothing to do until a function answers: wait for that,
+ * at most TIMEOUT_MS (-1: no limit). */
+static void task_wait(void *vctx, int timeout_ms)
+{
+	struct run_ctx *c = vctx;
+	int max = fn_pollfds_max(c->inv);
+	if (max > c->npfds) {
+		c->npfds = max;
+		c->pfds = xrealloc(c->pfds, (size_t)max * sizeof *c->pfds);
 	}
-	jv et = jv_get_kind(v) == JV_KIND_OBJECT ? jv_object_get(jv_copy(v), jv_string("errorType"))
-	                                         : jv_invalid();
-	if (jv_get_kind(et) == JV_KIND_STRING && !strcmp(jv_string_value(et), "Sandbox.Timedout") &&
-	    timeout_s > 0)
-		*error = xstrdup("States.Timeout");
-	else
-		*error = xstrdup(jv_get_kind(et) == JV_KIND_STRING ? jv_string_value(et)
-		                                                  : "States.TaskFailed");
-	jv_free(et);
-	jv_free(v);
-	*cause = xstrdup(out.s ? out.s : "");
-	buf_free(&out);
-	return -1;
+	int t = timeout_ms;
+	int n = fn_pollfds(c->inv, c->pfds, max, &t);
+	if (poll(c->pfds, (nfds_t)n, t) < 0 && errno != EINTR)
+		dief(EK_FAIL, "poll: %s", strerror(errno));
+	fn_dispatch(c->inv, c->pfds, n);
 }
 
 static jv describe(const struct asl_result *r, const char *arn, const char *name,
@@ -388,7 +426,8 @@ static int run_line(void *ctx, const char *raw, size_t len, long lineno, struct 
 	o.sm_arn = buf_str(&rn->sm_arn);
 	o.virtual_time = c->virtual_time;
 	o.history = c->history;
-	o.task = task_call;
+	o.task_start = task_start;
+	o.task_wait = task_wait;
 	o.task_ctx = c;
 	o.s3_root = c->s3_root;
 	o.input_size = len;
@@ -468,6 +507,7 @@ static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
 	nd_rejects_close(&c.rejects);
 	asl_free(rn.m);
 	fn_invoker_free(c.inv);
+	free(c.pfds);
 	if (c.st)
 		state_close(c.st);
 	for (int k = 0; k < c.nfns; k++) {

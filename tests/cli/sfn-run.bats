@@ -262,3 +262,46 @@ DEF
 	[ "${#lines[@]}" -eq 1 ]
 	[[ ${lines[0]} == *'"status":"ABORTED"'* ]]
 }
+
+@test "Parallel branches call their functions at once; a Map keeps to MaxConcurrency" {
+	# meet.sh answers only once three calls are running together (or gives
+	# up after 15 s): run one after another, each would see only itself.
+	mkdir meet conc
+	cat >meet.sh <<'SH'
+#!/bin/sh
+d=$1
+: >"$d/started.$$"
+i=0
+while [ "$(ls "$d" | wc -l)" -lt 3 ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+cat >/dev/null
+echo "{\"saw\": $(ls "$d" | wc -l)}"
+SH
+	# conc.sh notes how many calls run at the same time
+	cat >conc.sh <<'SH'
+#!/bin/sh
+d=$1
+: >"$d/run.$$"
+ls "$d" | grep -c '^run' >>"$d/../seen"
+sleep 0.2
+rm -f "$d/run.$$"
+cat
+SH
+	chmod +x meet.sh conc.sh
+	cat >par.json <<'DEF'
+{"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+ {"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:meet","TimeoutSeconds":30,"End":true}}},
+ {"StartAt":"B","States":{"B":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:meet","TimeoutSeconds":30,"End":true}}},
+ {"StartAt":"C","States":{"C":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:meet","TimeoutSeconds":30,"End":true}}}]}}}
+DEF
+	expect 0 sfn-run run par.json --output-only --fn "meet=$WORK/meet.sh $WORK/meet" <<<'{}'
+	[ "$output" = '[{"saw":3},{"saw":3},{"saw":3}]' ]
+
+	cat >map.json <<'DEF'
+{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":2,"End":true,
+ "ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:conc","End":true}}}}}}
+DEF
+	expect 0 sfn-run run map.json --output-only --fn "conc=$WORK/conc.sh $WORK/conc" <<<'[1,2,3,4,5,6]'
+	[ "$output" = '[1,2,3,4,5,6]' ]
+	[ "$(wc -l <seen)" -eq 6 ]
+	[ "$(sort -n seen | tail -1)" -le 2 ]
+}
