@@ -4,12 +4,15 @@
  * a JSON pointer) in AWS's words where known; a definition with any
  * diagnostic is not run.
  *
- * JSONata states are checked for structure only (their expressions are
- * not evaluated by this version), and a machine using them is refused by
- * asl_load with a clear message rather than run wrongly.
+ * JSONata states are checked for structure and their expressions for
+ * syntax (they are not evaluated by this version), and a machine using
+ * them is refused by asl_load with a clear message rather than run
+ * wrongly.
  */
 #include <ctype.h>
 #include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +26,7 @@ struct ld {
 	jv all_names;           /* object: every state name in the machine */
 	int top_jsonata;        /* the machine's QueryLanguage is JSONata */
 	int express;            /* an EXPRESS state machine */
+	int cur_jsonata;        /* the state being checked uses JSONata */
 };
 
 static void diag(struct ld *l, const char *code, const char *loc, const char *fmt, ...)
@@ -182,9 +186,9 @@ static void check_template(struct ld *l, jv t, const char *loc)
 				struct apath ap;
 				if (intr_is_call(s)) {
 					if (intr_check(s, &err) < 0)
-						diag(l, SCHEMA, fl, "The value for the field '%s' must be a valid JSONPath or a valid intrinsic function call", ks);
+						diag(l, SCHEMA, loc, "The value for the field '%s' must be a valid JSONPath or a valid intrinsic function call", ks);
 				} else if (asl_apath_compile(&ap, s, &err) < 0) {
-					diag(l, SCHEMA, fl, "The value for the field '%s' must be a valid JSONPath or a valid intrinsic function call", ks);
+					diag(l, SCHEMA, loc, "The value for the field '%s' must be a valid JSONPath or a valid intrinsic function call", ks);
 				} else {
 					asl_apath_clear(&ap);
 				}
@@ -209,6 +213,566 @@ static int is_jsonata_str(jv v)
 	return n >= 4 && !strncmp(s, "{%", 2) && !strcmp(s + n - 2, "%}");
 }
 
+/* ---- JSONata syntax ---------------------------------------------------- */
+
+/*
+ * AWS parses every JSONata expression of a definition when it is created
+ * and refuses one that does not parse (INVALID_JSONATA_EXPRESSION). This is
+ * a syntax check only, a Pratt parser over JSONata 2.0's grammar (the
+ * operators, their binding powers, and which of them may start an
+ * expression) that builds no tree: it keeps, for each sub-expression, just
+ * what a later rule looks at (is it a variable, a literal, the name
+ * "function"). Evaluation is a later issue's work.
+ *
+ * As in JSONata's own tokenizer, whether "/" starts a regular expression
+ * depends on the parser's position: after an operand it divides, where an
+ * operand is expected it opens a regex. Nesting is bounded so that a
+ * hostile definition cannot exhaust the stack.
+ */
+
+enum jx_tok { JT_END, JT_NAME, JT_VAR, JT_STR, JT_NUM, JT_VALUE, JT_REGEX, JT_OP };
+
+/* What a sub-expression was, as far as the rules below care. */
+enum jx_node { JN_OTHER, JN_VAR, JN_LITERAL, JN_FUNCTION_NAME };
+
+#define JX_MAX_DEPTH 200
+
+struct jx {
+	const char *s;
+	size_t len, pos;
+	enum jx_tok kind;       /* the current token */
+	char op[4];             /* its text, for JT_OP */
+	const char *tok;        /* its text in s, for messages */
+	size_t toklen;
+	int depth;
+	char *err;              /* the first error; the parse stops there */
+	jmp_buf fail;
+};
+
+static _Noreturn void jx_fail(struct jx *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static _Noreturn void jx_fail(struct jx *x, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	x->err = buf_detach(&b);
+	longjmp(x->fail, 1);
+}
+
+static int jx_is(const struct jx *x, const char *op)
+{
+	return x->kind == JT_OP && !strcmp(x->op, op);
+}
+
+/* Characters that end a name: JSONata's operator characters. */
+static int jx_stop(char c)
+{
+	return c && strchr(".[]{}(),@#;:?+-*/%|=<>^&!~", c) != NULL;
+}
+
+static int jx_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v';
+}
+
+/* Reads the next token; PREFIX says an operand is expected. */
+static void jx_lex(struct jx *x, int prefix)
+{
+	const char *s = x->s;
+	for (;;) {
+		while (x->pos < x->len && jx_space(s[x->pos]))
+			x->pos++;
+		if (x->pos + 1 < x->len && s[x->pos] == '/' && s[x->pos + 1] == '*') {
+			const char *e = strstr(s + x->pos + 2, "*/");
+			if (!e || (size_t)(e - s) + 2 > x->len)
+				jx_fail(x, "Comment has no closing tag");
+			x->pos = (size_t)(e - s) + 2;
+			continue;
+		}
+		break;
+	}
+	x->tok = s + x->pos;
+	x->toklen = 0;
+	x->op[0] = 0;
+	if (x->pos >= x->len) {
+		x->kind = JT_END;
+		return;
+	}
+	size_t start = x->pos;
+	char c = s[x->pos];
+	if (prefix && c == '/') {
+		/* a regular expression: up to the "/" outside brackets, then flags */
+		size_t p = ++x->pos;
+		int depth = 0;
+		while (p < x->len) {
+			char d = s[p];
+			if (d == '/' && depth == 0)
+				break;
+			if (d == '\\')
+				p++;
+			else if (d == '[')
+				depth++;
+			else if (d == ']' && depth)
+				depth--;
+			p++;
+		}
+		if (p >= x->len)
+			jx_fail(x, "No terminating / in regular expression");
+		if (p == x->pos)
+			jx_fail(x, "Empty regular expressions are not allowed");
+		p++;
+		while (p < x->len && (s[p] == 'i' || s[p] == 'm'))
+			p++;
+		x->pos = p;
+		x->kind = JT_REGEX;
+		x->toklen = p - start;
+		return;
+	}
+	static const char *const two[] = { "..", ":=", "!=", ">=", "<=", "**", "~>", "?:", "??" };
+	for (size_t i = 0; i < ARRAY_LEN(two); i++)
+		if (x->pos + 1 < x->len && c == two[i][0] && s[x->pos + 1] == two[i][1]) {
+			memcpy(x->op, two[i], 3);
+			x->pos += 2;
+			x->kind = JT_OP;
+			x->toklen = 2;
+			return;
+		}
+	if (jx_stop(c)) {
+		x->op[0] = c;
+		x->op[1] = 0;
+		x->pos++;
+		x->kind = JT_OP;
+		x->toklen = 1;
+		return;
+	}
+	if (c == '"' || c == '\'') {
+		size_t p = x->pos + 1;
+		for (;;) {
+			if (p >= x->len)
+				jx_fail(x, "String literal must be terminated by a matching quote");
+			if (s[p] == c)
+				break;
+			if (s[p] == '\\') {
+				char e = p + 1 < x->len ? s[p + 1] : 0;
+				if (e == 'u') {
+					for (int i = 2; i < 6; i++)
+						if (p + (size_t)i >= x->len || !isxdigit((unsigned char)s[p + (size_t)i]))
+							jx_fail(x, "The escape sequence \\u must be followed by 4 hex digits");
+					p += 6;
+					continue;
+				}
+				if (!e || !strchr("\"\\/bfnrt", e))
+					jx_fail(x, "Unsupported escape sequence: \\%c", e ? e : ' ');
+				p += 2;
+				continue;
+			}
+			p++;
+		}
+		x->pos = p + 1;
+		x->kind = JT_STR;
+		x->toklen = x->pos - start;
+		return;
+	}
+	if (isdigit((unsigned char)c)) {
+		/* 0|[1-9][0-9]*, then an optional fraction and exponent */
+		size_t p = x->pos + 1;
+		if (c != '0')
+			while (p < x->len && isdigit((unsigned char)s[p]))
+				p++;
+		if (p + 1 < x->len && s[p] == '.' && isdigit((unsigned char)s[p + 1])) {
+			p++;
+			while (p < x->len && isdigit((unsigned char)s[p]))
+				p++;
+		}
+		if (p < x->len && (s[p] == 'e' || s[p] == 'E')) {
+			size_t q = p + 1;
+			if (q < x->len && (s[q] == '+' || s[q] == '-'))
+				q++;
+			if (q < x->len && isdigit((unsigned char)s[q])) {
+				while (q < x->len && isdigit((unsigned char)s[q]))
+					q++;
+				p = q;
+			}
+		}
+		char *num = xstrndup(s + x->pos, p - x->pos);
+		double d = strtod(num, NULL);
+		int finite = isfinite(d);
+		free(num);
+		if (!finite)
+			jx_fail(x, "Number out of range: %.*s", (int)(p - x->pos), s + x->pos);
+		x->pos = p;
+		x->kind = JT_NUM;
+		x->toklen = p - start;
+		return;
+	}
+	if (c == '`') {
+		const char *e = memchr(s + x->pos + 1, '`', x->len - x->pos - 1);
+		if (!e)
+			jx_fail(x, "Quoted property name must be terminated with a backquote (`)");
+		x->pos = (size_t)(e - s) + 1;
+		x->kind = JT_NAME;
+		x->toklen = x->pos - start;
+		return;
+	}
+	size_t p = x->pos;
+	while (p < x->len && !jx_space(s[p]) && !jx_stop(s[p]))
+		p++;
+	x->pos = p;
+	x->toklen = p - start;
+	if (c == '$') {
+		x->kind = JT_VAR;
+		return;
+	}
+	static const char *const words[] = { "and", "or", "in" };
+	for (size_t i = 0; i < ARRAY_LEN(words); i++)
+		if (x->toklen == strlen(words[i]) && !strncmp(x->tok, words[i], x->toklen)) {
+			memcpy(x->op, words[i], strlen(words[i]) + 1);
+			x->kind = JT_OP;
+			return;
+		}
+	if ((x->toklen == 4 && (!strncmp(x->tok, "true", 4) || !strncmp(x->tok, "null", 4))) ||
+	    (x->toklen == 5 && !strncmp(x->tok, "false", 5)))
+		x->kind = JT_VALUE;
+	else
+		x->kind = JT_NAME;
+}
+
+/* The left binding power of the current token: 0 for anything that cannot
+ * continue an expression. "!" and "~" are operator characters with no
+ * meaning of their own. */
+static int jx_lbp(struct jx *x)
+{
+	static const struct { const char *op; int bp; } ops[] = {
+		{ ".", 75 }, { "[", 80 }, { "{", 70 }, { "(", 80 }, { "@", 80 }, { "#", 80 },
+		{ "?", 20 }, { "+", 50 }, { "-", 50 }, { "*", 60 }, { "/", 60 }, { "%", 60 },
+		{ "=", 40 }, { "<", 40 }, { ">", 40 }, { "^", 40 }, { "!=", 40 }, { "<=", 40 },
+		{ ">=", 40 }, { "~>", 40 }, { "?:", 40 }, { "??", 40 }, { ":=", 10 },
+		{ "and", 30 }, { "or", 25 }, { "in", 40 }, { "&", 50 },
+		{ "]", 0 }, { "}", 0 }, { ")", 0 }, { ",", 0 }, { ":", 0 }, { ";", 0 },
+		{ "|", 0 }, { "**", 0 }, { "..", 0 },
+	};
+	if (x->kind != JT_OP)
+		return 0;
+	for (size_t i = 0; i < ARRAY_LEN(ops); i++)
+		if (!strcmp(ops[i].op, x->op))
+			return ops[i].bp;
+	jx_fail(x, "Unknown operator: \"%s\"", x->op);
+}
+
+/* Moves past the current token, which must be WANT when given. */
+static void jx_advance(struct jx *x, const char *want, int infix)
+{
+	if (want && !jx_is(x, want)) {
+		if (x->kind == JT_END)
+			jx_fail(x, "Expected \"%s\" before end of expression", want);
+		jx_fail(x, "Expected \"%s\", got \"%.*s\"", want, (int)x->toklen, x->tok);
+	}
+	jx_lex(x, !infix);
+	if (x->kind == JT_OP)
+		(void)jx_lbp(x);        /* refuses an unknown operator here */
+}
+
+static enum jx_node jx_expr(struct jx *x, int rbp);
+
+/* "{" key ":" value, ... "}" after the "{" */
+static void jx_object(struct jx *x)
+{
+	if (!jx_is(x, "}"))
+		for (;;) {
+			jx_expr(x, 0);
+			jx_advance(x, ":", 0);
+			jx_expr(x, 0);
+			if (!jx_is(x, ","))
+				break;
+			jx_advance(x, ",", 0);
+		}
+	jx_advance(x, "}", 1);
+}
+
+/* T (already consumed, its text in OP/KIND) as the start of an expression. */
+static enum jx_node jx_nud(struct jx *x, enum jx_tok kind, const char *op,
+                           const char *tok, size_t toklen)
+{
+	switch (kind) {
+	case JT_VAR:
+		return JN_VAR;
+	case JT_NAME:
+		if ((toklen == 8 && !strncmp(tok, "function", 8)) ||
+		    (toklen == 2 && !strncmp(tok, "\xce\xbb", 2)))
+			return JN_FUNCTION_NAME;
+		return JN_OTHER;
+	case JT_NUM:
+	case JT_VALUE:
+		return JN_LITERAL;
+	case JT_STR:
+	case JT_REGEX:
+		return JN_OTHER;
+	case JT_END:
+		jx_fail(x, "Unexpected end of expression");
+	case JT_OP:
+		break;
+	}
+	if (!strcmp(op, "and") || !strcmp(op, "or") || !strcmp(op, "in"))
+		return JN_OTHER;        /* a field that happens to be so named */
+	if (!strcmp(op, "-")) {
+		jx_expr(x, 70);
+		return JN_OTHER;
+	}
+	if (!strcmp(op, "*") || !strcmp(op, "**") || !strcmp(op, "%"))
+		return JN_OTHER;        /* wildcard, descendants, parent */
+	if (!strcmp(op, "(")) {         /* a block: expressions separated by ";" */
+		while (!jx_is(x, ")")) {
+			jx_expr(x, 0);
+			if (!jx_is(x, ";"))
+				break;
+			jx_advance(x, ";", 0);
+		}
+		jx_advance(x, ")", 1);
+		return JN_OTHER;
+	}
+	if (!strcmp(op, "[")) {         /* an array, items or ranges a..b */
+		if (!jx_is(x, "]"))
+			for (;;) {
+				jx_expr(x, 0);
+				if (jx_is(x, "..")) {
+					jx_advance(x, "..", 0);
+					jx_expr(x, 0);
+				}
+				if (!jx_is(x, ","))
+					break;
+				jx_advance(x, ",", 0);
+			}
+		jx_advance(x, "]", 1);
+		return JN_OTHER;
+	}
+	if (!strcmp(op, "{")) {
+		jx_object(x);
+		return JN_OTHER;
+	}
+	if (!strcmp(op, "|")) {         /* transform: | pattern | update [, delete] | */
+		jx_expr(x, 0);
+		jx_advance(x, "|", 0);
+		jx_expr(x, 0);
+		if (jx_is(x, ",")) {
+			jx_advance(x, ",", 0);
+			jx_expr(x, 0);
+		}
+		jx_advance(x, "|", 0);
+		return JN_OTHER;
+	}
+	jx_fail(x, "The symbol \"%.*s\" cannot be used as a unary operator", (int)toklen, tok);
+}
+
+/* The operator OP (already consumed) applied to LEFT. */
+static enum jx_node jx_led(struct jx *x, const char *op, int bp, enum jx_node left)
+{
+	if (!strcmp(op, "(")) {         /* a call, a partial application, a lambda */
+		int all_vars = 1;
+		if (!jx_is(x, ")"))
+			for (;;) {
+				if (jx_is(x, "?")) {
+					all_vars = 0;
+					jx_advance(x, "?", 0);
+				} else if (jx_expr(x, 0) != JN_VAR) {
+					all_vars = 0;
+				}
+				if (!jx_is(x, ","))
+					break;
+				jx_advance(x, ",", 0);
+			}
+		jx_advance(x, ")", 1);
+		if (left != JN_FUNCTION_NAME)
+			return JN_OTHER;
+		if (!all_vars)
+			jx_fail(x, "Parameters of a function definition must be variable names (start with $)");
+		if (jx_is(x, "<")) {    /* a signature, <...>, not checked further */
+			int depth = 1;
+			while (depth > 0 && !jx_is(x, "{") && x->kind != JT_END) {
+				jx_advance(x, NULL, 0);
+				if (jx_is(x, ">"))
+					depth--;
+				else if (jx_is(x, "<"))
+					depth++;
+			}
+			jx_advance(x, ">", 0);
+		}
+		jx_advance(x, "{", 0);
+		jx_expr(x, 0);
+		jx_advance(x, "}", 0);
+		return JN_OTHER;
+	}
+	if (!strcmp(op, "[")) {         /* a predicate or index; [] keeps arrays */
+		if (jx_is(x, "]")) {
+			jx_advance(x, "]", 0);
+			return left;
+		}
+		jx_expr(x, 0);
+		jx_advance(x, "]", 1);
+		return JN_OTHER;
+	}
+	if (!strcmp(op, "^")) {         /* order-by: ^( [<|>] expr, ... ) */
+		jx_advance(x, "(", 0);
+		for (;;) {
+			if (jx_is(x, "<"))
+				jx_advance(x, "<", 0);
+			else if (jx_is(x, ">"))
+				jx_advance(x, ">", 0);
+			jx_expr(x, 0);
+			if (!jx_is(x, ","))
+				break;
+			jx_advance(x, ",", 0);
+		}
+		jx_advance(x, ")", 0);
+		return JN_OTHER;
+	}
+	if (!strcmp(op, "{")) {         /* group-by */
+		jx_object(x);
+		return JN_OTHER;
+	}
+	if (!strcmp(op, ":=")) {
+		if (left != JN_VAR)
+			jx_fail(x, "The left side of := must be a variable name (start with $)");
+		jx_expr(x, bp - 1);
+		return JN_OTHER;
+	}
+	if (!strcmp(op, "@") || !strcmp(op, "#")) {
+		if (jx_expr(x, bp) != JN_VAR)
+			jx_fail(x, "The right side of %s must be a variable name (start with $)", op);
+		return JN_OTHER;
+	}
+	if (!strcmp(op, "?")) {         /* condition ? then [: else] */
+		jx_expr(x, 0);
+		if (jx_is(x, ":")) {
+			jx_advance(x, ":", 0);
+			jx_expr(x, 0);
+		}
+		return JN_OTHER;
+	}
+	if (!strcmp(op, "?:") || !strcmp(op, "??")) {
+		jx_expr(x, 0);
+		return JN_OTHER;
+	}
+	enum jx_node right = jx_expr(x, bp);
+	if (!strcmp(op, ".") && (left == JN_LITERAL || right == JN_LITERAL))
+		jx_fail(x, "A number, true, false or null cannot be used as a step within a path expression");
+	return JN_OTHER;
+}
+
+static enum jx_node jx_expr(struct jx *x, int rbp)
+{
+	if (++x->depth > JX_MAX_DEPTH)
+		jx_fail(x, "The expression is nested more than %d levels deep", JX_MAX_DEPTH);
+	enum jx_tok kind = x->kind;
+	char op[4];
+	memcpy(op, x->op, sizeof op);
+	const char *tok = x->tok;
+	size_t toklen = x->toklen;
+	jx_advance(x, NULL, 1);
+	enum jx_node left = jx_nud(x, kind, op, tok, toklen);
+	int bp;
+	while (rbp < (bp = jx_lbp(x))) {
+		memcpy(op, x->op, sizeof op);
+		jx_advance(x, NULL, 0);
+		left = jx_led(x, op, bp, left);
+	}
+	x->depth--;
+	return left;
+}
+
+/* Checks the expression of LEN bytes at S; returns NULL when it parses,
+ * else a message the caller frees. */
+static char *jsonata_syntax(const char *s, size_t len)
+{
+	/* on the heap, not in this frame: what the parse changed in it is
+	 * still defined after longjmp */
+	struct jx *const x = xcalloc(1, sizeof *x);
+	x->s = s;
+	x->len = len;
+	if (setjmp(x->fail)) {
+		char *err = x->err;
+		free(x);
+		return err;
+	}
+	jx_lex(x, 1);
+	if (x->kind == JT_OP)
+		(void)jx_lbp(x);
+	jx_expr(x, 0);
+	if (x->kind != JT_END)
+		jx_fail(x, "Syntax error: \"%.*s\"", (int)x->toklen, x->tok);
+	free(x);
+	return NULL;
+}
+
+/* Checks every JSONata expression ("{% ... %}") in V, at LOC. */
+static void check_jsonata_value(struct ld *l, jv v, const char *loc)
+{
+	jv_kind k = jv_get_kind(v);
+	if (k == JV_KIND_STRING && is_jsonata_str(v)) {
+		const char *s = jv_string_value(v);
+		size_t n = (size_t)jv_string_length_bytes(jv_copy(v));
+		char *err = jsonata_syntax(s + 2, n - 4);
+		if (err)
+			diag(l, "INVALID_JSONATA_EXPRESSION", loc, "%s", err);
+		free(err);
+	} else if (k == JV_KIND_ARRAY) {
+		jv_array_foreach(v, i, e) {
+			struct buf b = BUF_INIT;
+			buf_printf(&b, "%s/%d", loc, i);
+			check_jsonata_value(l, e, buf_str(&b));
+			buf_free(&b);
+			jv_free(e);
+		}
+	} else if (k == JV_KIND_OBJECT) {
+		jv_object_foreach(v, key, e) {
+			char *fl = loc_join(loc, jv_string_value(key));
+			check_jsonata_value(l, e, fl);
+			free(fl);
+			jv_free(key);
+			jv_free(e);
+		}
+	}
+}
+
+/* The JSONata expressions of a JSONata state OBJ (a state, a choice rule
+ * or a catcher): every field but those that hold names, ARNs, comments or
+ * nested states, which are never expressions. */
+static void check_jsonata_fields(struct ld *l, jv obj, const char *loc)
+{
+	static const char *const skip[] = {
+		"Type", "Comment", "QueryLanguage", "Next", "End", "Default", "Resource",
+		"Branches", "ItemProcessor", "Iterator", "Label", "Retry", "ErrorEquals",
+	};
+	jv_object_foreach(obj, key, v) {
+		const char *k = jv_string_value(key);
+		int skipped = 0;
+		for (size_t i = 0; i < ARRAY_LEN(skip); i++)
+			if (!strcmp(k, skip[i]))
+				skipped = 1;
+		char *fl = loc_join(loc, k);
+		if (skipped) {
+			/* nothing */
+		} else if ((!strcmp(k, "Choices") || !strcmp(k, "Catch")) &&
+		           jv_get_kind(v) == JV_KIND_ARRAY) {
+			jv_array_foreach(v, i, r) {
+				struct buf b = BUF_INIT;
+				buf_printf(&b, "%s/%d", fl, i);
+				if (jv_get_kind(r) == JV_KIND_OBJECT)
+					check_jsonata_fields(l, r, buf_str(&b));
+				buf_free(&b);
+				jv_free(r);
+			}
+		} else {
+			check_jsonata_value(l, v, fl);
+		}
+		free(fl);
+		jv_free(key);
+		jv_free(v);
+	}
+}
+
 static double num_field(struct ld *l, jv st, const char *key, const char *loc,
                         double lo, double hi, int integer, int *present)
 {
@@ -217,7 +781,7 @@ static double num_field(struct ld *l, jv st, const char *key, const char *loc,
 	jv v = get(st, key);
 	double d = 0;
 	char *fl = loc_join(loc, key);
-	if (is_jsonata_str(v)) {
+	if (l->cur_jsonata && is_jsonata_str(v)) {
 		*present = 2;
 	} else if (jv_get_kind(v) != JV_KIND_NUMBER) {
 		diag(l, SCHEMA, fl, "The value for the field '%s' must be a %s", key,
@@ -611,9 +1175,99 @@ static void load_retry_catch(struct ld *l, struct asl_state *s, jv st, const cha
 	free(cl);
 }
 
+/* Integration patterns, as a Resource's suffix. */
+enum { P_SYNC = 1, P_SYNC2 = 2, P_WAIT = 4 };
+
+/* The optimized integrations whose list of APIs is closed and known here
+ * (AWS's "Optimized integrations for Step Functions" pages): the service,
+ * its actions, and the patterns each allows. DynamoDB, for instance, offers
+ * only the four item APIs and neither .sync nor .waitForTaskToken; its other
+ * APIs go through "aws-sdk:dynamodb:...". A service missing from this table
+ * is not judged: a name this table does not know is not proof AWS refuses
+ * it. */
+static const struct {
+	const char *service;
+	const char *const actions[5];
+	unsigned patterns;
+} closed_services[] = {
+	{ "lambda", { "invoke" }, P_WAIT },
+	{ "dynamodb", { "getItem", "putItem", "updateItem", "deleteItem" }, 0 },
+	{ "sns", { "publish" }, P_WAIT },
+	{ "sqs", { "sendMessage" }, P_WAIT },
+	{ "events", { "putEvents" }, P_WAIT },
+	{ "states", { "startExecution" }, P_SYNC | P_SYNC2 | P_WAIT },
+	{ "apigateway", { "invoke" }, P_WAIT },
+	{ "http", { "invoke" }, 0 },
+	{ "batch", { "submitJob" }, P_SYNC },
+	{ "ecs", { "runTask" }, P_SYNC | P_WAIT },
+	{ "glue", { "startJobRun" }, P_SYNC },
+};
+
+/* The part after "arn:PARTITION:states:::" of a service integration ARN,
+ * or NULL when RS is not one. */
+static const char *integration_part(const char *rs)
+{
+	static const char *const partitions[] = {
+		"arn:aws:states:::", "arn:aws-cn:states:::", "arn:aws-us-gov:states:::",
+	};
+	for (size_t i = 0; i < ARRAY_LEN(partitions); i++)
+		if (!strncmp(rs, partitions[i], strlen(partitions[i])))
+			return rs + strlen(partitions[i]);
+	return NULL;
+}
+
+/* Is "SERVICE:ACTION[.sync|.sync:2|.waitForTaskToken]" an integration AWS
+ * offers? "aws-sdk:SERVICE:ACTION" reaches any API of any service, with
+ * request-response or a task token but never .sync. */
+static int integration_ok(const char *it)
+{
+	const char *colon = strchr(it, ':');
+	if (!colon || colon == it)
+		return 0;
+	size_t sl = (size_t)(colon - it);
+	const char *action = colon + 1;
+	if (sl == 7 && !strncmp(it, "aws-sdk", 7)) {
+		const char *c2 = strchr(action, ':');
+		if (!c2 || c2 == action || !c2[1])
+			return 0;
+		action = c2 + 1;
+	}
+	const char *dot = strchr(action, '.');
+	size_t al = dot ? (size_t)(dot - action) : strlen(action);
+	unsigned pattern = 0;
+	if (al == 0)
+		return 0;
+	if (dot) {
+		if (!strcmp(dot, ".sync"))
+			pattern = P_SYNC;
+		else if (!strcmp(dot, ".sync:2"))
+			pattern = P_SYNC2;
+		else if (!strcmp(dot, ".waitForTaskToken"))
+			pattern = P_WAIT;
+		else
+			return 0;
+	}
+	if (sl == 7 && !strncmp(it, "aws-sdk", 7))
+		return pattern == 0 || pattern == P_WAIT;
+	for (size_t i = 0; i < ARRAY_LEN(closed_services); i++) {
+		if (strlen(closed_services[i].service) != sl ||
+		    strncmp(closed_services[i].service, it, sl))
+			continue;
+		if (pattern && !(closed_services[i].patterns & pattern))
+			return 0;
+		for (int j = 0; j < 5 && closed_services[i].actions[j]; j++)
+			if (strlen(closed_services[i].actions[j]) == al &&
+			    !strncmp(closed_services[i].actions[j], action, al))
+				return 1;
+		return 0;
+	}
+	return 1;
+}
+
 /* A Task's Resource: an ARN (a Lambda function ARN with a well-formed
- * name and qualifier), or a "${...}" placeholder that CloudFormation's
- * DefinitionSubstitutions fills in at deployment. */
+ * name and qualifier, a service integration AWS offers), or a "${...}"
+ * placeholder that CloudFormation's DefinitionSubstitutions fills in at
+ * deployment. */
 static int resource_ok(const char *rs)
 {
 	size_t n = strlen(rs);
@@ -621,6 +1275,9 @@ static int resource_ok(const char *rs)
 		return 1;
 	if (strncmp(rs, "arn:", 4))
 		return 0;
+	const char *it = integration_part(rs);
+	if (it)
+		return integration_ok(it);
 	const char *f = strstr(rs, ":function:");
 	if (!f || strncmp(rs + 4, "aws:lambda:", 11))
 		return 1;
@@ -694,6 +1351,9 @@ static void load_state(struct ld *l, jv st, const char *name, const char *loc,
 	int jsonata = !strcmp(myql, "JSONata");
 	if (jsonata)
 		l->jsonata_used = 1;
+	/* nested states set and restore their own */
+	int outer_jsonata = l->cur_jsonata;
+	l->cur_jsonata = jsonata;
 
 	jv_object_foreach(st, key, val) {
 		const char *k = jv_string_value(key);
@@ -717,6 +1377,9 @@ static void load_state(struct ld *l, jv st, const char *name, const char *loc,
 		jv_free(key);
 		jv_free(val);
 	}
+
+	if (jsonata)
+		check_jsonata_fields(l, st, loc);
 
 	/* transitions */
 	int terminal = s->type == T_SUCCEED || s->type == T_FAIL || s->type == T_CHOICE;
@@ -823,7 +1486,7 @@ static void load_state(struct ld *l, jv st, const char *name, const char *loc,
 			diag(l, SCHEMA, loc, "State \"%s\" MUST contain exactly one of \"Seconds\", \"SecondsPath\", \"Timestamp\", \"TimestampPath\"", name);
 		s->seconds = num_field(l, st, "Seconds", loc, 0, 99999999, 1, &s->has_seconds);
 		jv ts = get(st, "Timestamp");
-		if (jv_get_kind(ts) == JV_KIND_STRING && !is_jsonata_str(ts)) {
+		if (jv_get_kind(ts) == JV_KIND_STRING && !(jsonata && is_jsonata_str(ts))) {
 			double when;
 			if (asl_parse_time(jv_string_value(ts), &when)) {
 				char *tl = loc_join(loc, "Timestamp");
@@ -832,7 +1495,7 @@ static void load_state(struct ld *l, jv st, const char *name, const char *loc,
 			}
 			s->timestamp = xstrdup(jv_string_value(ts));
 			s->has_timestamp = 1;
-		} else if (jv_is_valid(ts) && !is_jsonata_str(ts)) {
+		} else if (jv_is_valid(ts) && !(jsonata && is_jsonata_str(ts))) {
 			char *tl = loc_join(loc, "Timestamp");
 			diag(l, SCHEMA, tl, "String does not match RFC3339 timestamp");
 			free(tl);
@@ -896,8 +1559,14 @@ static void load_state(struct ld *l, jv st, const char *name, const char *loc,
 			diag(l, SCHEMA, loc, "These fields are required: [Resource]");
 		} else {
 			const char *rs = jv_string_value(r);
-			if (!resource_ok(rs))
-				diag(l, SCHEMA, loc, "The resource provided %s is not recognized. The value is not a valid resource ARN, or the resource is not available in this region.", rs);
+			if (!resource_ok(rs)) {
+				/* AWS names an integration's partition "<partition>" */
+				const char *it = integration_part(rs);
+				char *rl = loc_join(loc, "Resource");
+				diag(l, SCHEMA, rl, "The resource provided %s%s is not recognized. The value is not a valid resource ARN, or the resource is not available in this region.",
+				     it ? "arn:<partition>:states:::" : "", it ? it : rs);
+				free(rl);
+			}
 			if (l->express) {
 				/* Express workflows cannot wait: no callbacks, no jobs */
 				char *rl = loc_join(loc, "Resource");
@@ -1068,6 +1737,7 @@ static void load_state(struct ld *l, jv st, const char *name, const char *loc,
 	case T_SUCCEED:
 		break;
 	}
+	l->cur_jsonata = outer_jsonata;
 }
 
 /* Which states can be reached from Start, through Next, Default, Choices
@@ -1164,7 +1834,7 @@ done:
 
 static jv check(jv def, struct asl_states *out, int *jsonata, int express)
 {
-	struct ld l = { jv_array(), 0, jv_object(), 0, express };
+	struct ld l = { jv_array(), 0, jv_object(), 0, express, 0 };
 	memset(out, 0, sizeof *out);
 	if (jv_get_kind(def) != JV_KIND_OBJECT) {
 		diag(&l, SCHEMA, NULL, "Definition must be a valid JSON object");

@@ -2,7 +2,12 @@
  * tests/conformance/sfn.c: run the recorded AWS Step Functions cases
  * through the ASL library.
  *
- *   sfn CONFDIR BINDIR [--report]
+ *   sfn CONFDIR BINDIR [--report] [--verbose]
+ *
+ * --verbose (or SFN_CONF_VERBOSE in the environment) lists on stderr each
+ * failing case with what it got and wanted, and each judged definition
+ * whose diagnostics differ from the messages AWS recorded (MESSAGE lines:
+ * reported, not counted).
  *
  * Suites:
  *   sfn-cases     sfn/cases.jsonl cases with empty `needs` whose definition
@@ -488,14 +493,20 @@ static void run_case(jv c, void *vctx)
 
 /* ---- validation suites ------------------------------------------------ */
 
-/* Validate DEF (consumed), which may be a string holding the text. */
-static int verdict_valid(jv def, const char *type)
+/* Validate DEF (consumed), which may be a string holding the text. With
+ * DIAGS, also stores there our diagnostics as "message at location"
+ * strings (an array the caller frees). */
+static int verdict_valid(jv def, const char *type, jv *diags)
 {
+	if (diags)
+		*diags = jv_array();
 	if (jv_get_kind(def) == JV_KIND_STRING) {
 		jv p = jv_parse(jv_string_value(def));
 		jv_free(def);
 		if (!jv_is_valid(p)) {
 			jv_free(p);
+			if (diags)
+				*diags = jv_array_append(*diags, jv_string("(not JSON)"));
 			return 0;
 		}
 		def = p;
@@ -503,9 +514,67 @@ static int verdict_valid(jv def, const char *type)
 	jv r = asl_validate_type(def, type);
 	jv res = get(r, "result");
 	int ok = !strcmp(jv_string_value(res), "OK");
+	if (diags) {
+		jv ds = get(r, "diagnostics");
+		jv_array_foreach(ds, i, d) {
+			(void)i;
+			jv m = get(d, "message"), l = get(d, "location");
+			if (jv_get_kind(l) == JV_KIND_STRING)
+				*diags = jv_array_append(*diags, jv_string_fmt("%s at %s", jv_string_value(m),
+				                                               jv_string_value(l)));
+			else
+				*diags = jv_array_append(*diags, jv_copy(m));
+			jv_free(m);
+			jv_free(l);
+			jv_free(d);
+		}
+		jv_free(ds);
+	}
 	jv_free(res);
 	jv_free(r);
 	return ok;
+}
+
+/* The diagnostics AWS recorded for case C, as "message at location"
+ * strings, or invalid when the recording does not show them: a
+ * ValidateStateMachineDefinition response lists them; a CreateStateMachine
+ * error carries one as "SCHEMA_VALIDATION_FAILED: MESSAGE at LOC'". */
+static jv recorded_diags(jv c)
+{
+	jv api = get(c, "api"), resp = get(c, "recorded_response");
+	jv want = jv_invalid();
+	if (!strcmp(jv_string_value(api), "ValidateStateMachineDefinition")) {
+		jv ds = get(resp, "diagnostics");
+		if (jv_get_kind(ds) == JV_KIND_ARRAY) {
+			want = jv_array();
+			jv_array_foreach(ds, i, d) {
+				(void)i;
+				jv m = get(d, "message"), l = get(d, "location");
+				if (jv_get_kind(l) == JV_KIND_STRING)
+					want = jv_array_append(want, jv_string_fmt("%s at %s", jv_string_value(m),
+					                                           jv_string_value(l)));
+				else
+					want = jv_array_append(want, jv_copy(m));
+				jv_free(m);
+				jv_free(l);
+				jv_free(d);
+			}
+		}
+		jv_free(ds);
+	} else {
+		jv err = get(resp, "Error");
+		jv text = jv_get_kind(resp) == JV_KIND_STRING ? jv_copy(resp) : get(err, "Message");
+		jv_free(err);
+		const char *t = jv_get_kind(text) == JV_KIND_STRING ? jv_string_value(text) : "";
+		const char *m = strstr(t, "SCHEMA_VALIDATION_FAILED: ");
+		size_t n = m ? strlen(m) : 0;
+		if (m && n > 26 && m[n - 1] == '\'')
+			want = jv_array_append(jv_array(), jv_string_sized(m + 26, (int)(n - 27)));
+		jv_free(text);
+	}
+	jv_free(api);
+	jv_free(resp);
+	return want;
 }
 
 static void run_invalid(jv c, void *vctx)
@@ -529,14 +598,33 @@ static void run_invalid(jv c, void *vctx)
 	if (want_valid >= 0) {
 		jv def = get(c, "definition");
 		jv ty = get(c, "state_machine_type");
-		int got = verdict_valid(def, jv_get_kind(ty) == JV_KIND_STRING ? jv_string_value(ty) : "STANDARD");
+		jv diags;
+		int got = verdict_valid(def, jv_get_kind(ty) == JV_KIND_STRING ? jv_string_value(ty) : "STANDARD",
+		                        &diags);
 		jv_free(ty);
 		int ok = got == want_valid;
-		if (!ok && cx->verbose) {
+		if (cx->verbose) {
+			/* the verdict is what counts; a message or location that
+			 * differs from AWS's recording is reported beside it */
 			jv id = get(c, "id");
-			fprintf(stderr, "FAIL %s: validate said %s\n", jv_string_value(id), got ? "valid" : "invalid");
+			jv want = recorded_diags(c);
+			if (!ok)
+				fprintf(stderr, "FAIL %s: validate said %s\n", jv_string_value(id), got ? "valid" : "invalid");
+			if (!ok || (jv_is_valid(want) && !jv_equal(jv_copy(want), jv_copy(diags)))) {
+				jv g = jv_dump_string(jv_copy(diags), 0);
+				fprintf(stderr, "%s %s\n  got  %s\n", ok ? "MESSAGE" : " ", jv_string_value(id),
+				        jv_string_value(g));
+				if (jv_is_valid(want)) {
+					jv w = jv_dump_string(jv_copy(want), 0);
+					fprintf(stderr, "  want %s\n", jv_string_value(w));
+					jv_free(w);
+				}
+				jv_free(g);
+			}
+			jv_free(want);
 			jv_free(id);
 		}
+		jv_free(diags);
 		jv feats = jv_array_append(jv_array(), jv_copy(api));
 		count(&cx->t, feats, ok);
 		jv_free(feats);
@@ -549,12 +637,19 @@ static void run_invalid(jv c, void *vctx)
 int main(int argc, char **argv)
 {
 	if (argc < 3) {
-		fprintf(stderr, "usage: sfn CONFDIR BINDIR [--report]\n");
+		fprintf(stderr, "usage: sfn CONFDIR BINDIR [--report] [--verbose]\n");
 		return 2;
 	}
 	const char *conf = argv[1];
-	report = argc > 3 && !strcmp(argv[3], "--report");
+	for (int i = 3; i < argc; i++)
+		if (!strcmp(argv[i], "--report"))
+			report = 1;
+	/* --verbose (or SFN_CONF_VERBOSE set): each failing case on stderr,
+	 * with what was got and what was wanted */
 	int verbose = getenv("SFN_CONF_VERBOSE") != NULL;
+	for (int i = 3; i < argc; i++)
+		if (!strcmp(argv[i], "--verbose"))
+			verbose = 1;
 	struct buf p = BUF_INIT;
 
 	struct cases_ctx cx = { { jv_object(), 0, 0, "sfn-cases" }, verbose };
@@ -582,11 +677,20 @@ int main(int argc, char **argv)
 			buf_reset(&p);
 			buf_printf(&p, "%s/asl-validate/%s", conf, jv_string_value(file));
 			jv text = read_file(buf_str(&p));
-			int got = jv_is_valid(text) ? verdict_valid(text, "STANDARD") : (jv_free(text), 0);
+			jv diags = jv_array();
+			int got = jv_is_valid(text) ? (jv_free(diags), verdict_valid(text, "STANDARD", &diags))
+			                            : (jv_free(text), 0);
 			int ok = got == !strcmp(jv_string_value(expect), "valid");
-			if (!ok && verbose)
-				fprintf(stderr, "FAIL %s: validate said %s\n", jv_string_value(file),
-				        got ? "valid" : "invalid");
+			if (!ok && verbose) {
+				jv g = jv_dump_string(jv_copy(diags), 0);
+				jv w = jv_dump_string(get(fx, "asl_validator_result"), 0);
+				fprintf(stderr, "FAIL %s: validate said %s\n  got  %s\n  asl-validator %s\n",
+				        jv_string_value(file), got ? "valid" : "invalid", jv_string_value(g),
+				        jv_string_value(w));
+				jv_free(g);
+				jv_free(w);
+			}
+			jv_free(diags);
 			jv feats = jv_array_append(jv_array(), jv_copy(expect));
 			count(&av, feats, ok);
 			jv_free(feats);
