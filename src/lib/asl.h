@@ -91,8 +91,32 @@ struct asl_result {
 	double start, stop; /* seconds since the epoch (virtual when asked) */
 };
 
+/* Run one execution to its end. */
 void asl_run(const asl_machine *m, jv input, const struct asl_options *o,
              struct asl_result *r);
+
+/*
+ * Many executions at once on one thread: start them on a loop, then call
+ * asl_loop_run until asl_loop_busy is 0. asl_start runs the execution as
+ * far as it goes without waiting; DONE(ARG, R) is called when it ends,
+ * maybe before asl_start returns, with R filled. O and M must live until
+ * then; R until then too (the caller owns it after). The loop takes its
+ * task_wait, task_ctx and stopping from HOOKS; each execution uses its own
+ * options otherwise. asl_loop_run runs what is ready and, with BLOCK,
+ * then waits once for time to pass or for the host (task_wait, which may
+ * poll the host's own descriptors: it is called with a timeout even when
+ * no task runs, unless nothing could ever end the wait). asl_loop_busy
+ * counts executions not yet done, and done ones whose Tasks still run.
+ * asl_loop_free first runs the loop until it is not busy.
+ */
+typedef struct asl_loop asl_loop;
+typedef void (*asl_done_fn)(void *arg, struct asl_result *r);
+asl_loop *asl_loop_new(const struct asl_options *hooks);
+void asl_start(asl_loop *l, const asl_machine *m, jv input, const struct asl_options *o,
+               struct asl_result *r, asl_done_fn done, void *arg);
+int asl_loop_busy(const asl_loop *l);
+void asl_loop_run(asl_loop *l, int block);
+void asl_loop_free(asl_loop *l);
 void asl_result_free(struct asl_result *r);
 const char *asl_status_name(enum asl_status s);
 

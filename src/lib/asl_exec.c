@@ -70,6 +70,16 @@ static double wall_now(void)
 
 /* ---- execution state ---------------------------------------------------- */
 
+struct scope {
+	jv vars;                /* object */
+	struct scope *parent;
+};
+
+struct asl_loop;
+struct fiber;
+
+/* One execution. It lives until it is reported and the host has
+ * reported every Task it started (see the engine below). */
 struct exec {
 	const struct asl_options *o;
 	struct asl_result *r;
@@ -77,11 +87,16 @@ struct exec {
 	double now;             /* virtual clock, or the last reading of it */
 	double deadline;        /* 0: none */
 	jv exec_ctx, sm_ctx;    /* $$.Execution and $$.StateMachine */
-};
-
-struct scope {
-	jv vars;                /* object */
-	struct scope *parent;
+	struct asl_loop *eng;
+	struct fiber *top;      /* the execution's own fiber */
+	struct scope scope;     /* its variables */
+	struct fiber **heap;    /* timers, by wake time then arrival */
+	int nheap, capheap;
+	int tasks_out;          /* Tasks the host has not reported yet */
+	int reported;           /* done was called */
+	asl_done_fn done;
+	void *done_arg;
+	struct exec *next, *prev;
 };
 
 struct frame {
@@ -731,12 +746,11 @@ static int int_param(struct frame *f, const struct apath *ap, jv in, const char 
 enum phase { PH_ENTER, PH_ATTEMPT, PH_RESULT, PH_WAITED };
 enum waitfor { WF_NONE, WF_READY, WF_TIMER, WF_TASK, WF_GROUP };
 
-struct engine;
 struct group;
 
 struct fiber {
 	struct frame f;
-	struct engine *eng;
+	struct asl_loop *eng;
 	const struct asl_states *ss;
 	int cur;                 /* the state being run */
 	int next;                /* where it goes, -1: the branch ends */
@@ -759,6 +773,7 @@ struct fiber {
 	int index;               /* its branch or item index there */
 	struct fiber *sib_prev, *sib_next;
 	struct group *g;         /* WF_GROUP: the group it waits for */
+	int is_top;              /* the execution's own fiber */
 	jv out;                  /* the branch's output once finished */
 };
 
@@ -776,24 +791,28 @@ struct group {
 	struct fiber *kids;      /* children alive */
 };
 
-struct engine {
-	struct exec x;
-	struct fiber *top;
+/* The loop: every execution started on it and not yet freed, and the
+ * fibers ready to run, whatever their execution. */
+struct asl_loop {
 	struct fiber *ready, *ready_tail, *grave;
-	struct fiber **heap;
-	int nheap, capheap;
 	uint64_t seq;
 	int tasks_out;
+	struct exec *execs;
+	int nexecs;
+	asl_task_wait_fn task_wait;
+	void *task_ctx;
+	int (*stopping)(void);
 };
 
 /* A Task the host is running for a fiber. */
 struct asl_task {
-	struct engine *eng;
+	struct asl_loop *eng;
 	struct fiber *fb;
 	int lambda_invoke, direct_lambda, by_heartbeat;
 };
 
 static void fiber_run(struct fiber *fb);
+static void top_ended(struct fiber *fb);
 static void group_child_done(struct group *g, struct fiber *c);
 static void group_cancel(struct group *g, int events);
 
@@ -819,13 +838,13 @@ static void fiber_release(struct fiber *fb)
 /* Free FB from the main loop. The execution's own fiber stays to the end. */
 static void graveyard(struct fiber *fb)
 {
-	if (fb == fb->eng->top)
+	if (fb->is_top)
 		return;
 	fb->qnext = fb->eng->grave;
 	fb->eng->grave = fb;
 }
 
-static void grave_drain(struct engine *eng)
+static void grave_drain(struct asl_loop *eng)
 {
 	while (eng->grave) {
 		struct fiber *fb = eng->grave;
@@ -836,7 +855,7 @@ static void grave_drain(struct engine *eng)
 
 static void make_ready(struct fiber *fb)
 {
-	struct engine *eng = fb->eng;
+	struct asl_loop *eng = fb->eng;
 	fb->waiting = WF_READY;
 	fb->qnext = NULL;
 	if (eng->ready_tail)
@@ -846,7 +865,7 @@ static void make_ready(struct fiber *fb)
 	eng->ready_tail = fb;
 }
 
-static struct fiber *pop_ready(struct engine *eng)
+static struct fiber *pop_ready(struct asl_loop *eng)
 {
 	struct fiber *fb = eng->ready;
 	if (fb) {
@@ -865,56 +884,56 @@ static int heap_less(const struct fiber *a, const struct fiber *b)
 	return a->wake < b->wake || (a->wake == b->wake && a->seq < b->seq);
 }
 
-static void heap_swap(struct engine *eng, int i, int j)
+static void heap_swap(struct exec *x, int i, int j)
 {
-	struct fiber *t = eng->heap[i];
-	eng->heap[i] = eng->heap[j];
-	eng->heap[j] = t;
-	eng->heap[i]->heap_pos = i;
-	eng->heap[j]->heap_pos = j;
+	struct fiber *t = x->heap[i];
+	x->heap[i] = x->heap[j];
+	x->heap[j] = t;
+	x->heap[i]->heap_pos = i;
+	x->heap[j]->heap_pos = j;
 }
 
-static void heap_fix(struct engine *eng, int i)
+static void heap_fix(struct exec *x, int i)
 {
-	while (i > 0 && heap_less(eng->heap[i], eng->heap[(i - 1) / 2])) {
-		heap_swap(eng, i, (i - 1) / 2);
+	while (i > 0 && heap_less(x->heap[i], x->heap[(i - 1) / 2])) {
+		heap_swap(x, i, (i - 1) / 2);
 		i = (i - 1) / 2;
 	}
 	for (;;) {
 		int l = 2 * i + 1, r = l + 1, m = i;
-		if (l < eng->nheap && heap_less(eng->heap[l], eng->heap[m]))
+		if (l < x->nheap && heap_less(x->heap[l], x->heap[m]))
 			m = l;
-		if (r < eng->nheap && heap_less(eng->heap[r], eng->heap[m]))
+		if (r < x->nheap && heap_less(x->heap[r], x->heap[m]))
 			m = r;
 		if (m == i)
 			return;
-		heap_swap(eng, i, m);
+		heap_swap(x, i, m);
 		i = m;
 	}
 }
 
-static void heap_push(struct engine *eng, struct fiber *fb)
+static void heap_push(struct exec *x, struct fiber *fb)
 {
-	if (eng->nheap == eng->capheap) {
-		eng->capheap = eng->capheap ? eng->capheap * 2 : 16;
-		eng->heap = xrealloc(eng->heap, (size_t)eng->capheap * sizeof *eng->heap);
+	if (x->nheap == x->capheap) {
+		x->capheap = x->capheap ? x->capheap * 2 : 16;
+		x->heap = xrealloc(x->heap, (size_t)x->capheap * sizeof *x->heap);
 	}
-	fb->seq = eng->seq++;
-	fb->heap_pos = eng->nheap;
-	eng->heap[eng->nheap++] = fb;
-	heap_fix(eng, fb->heap_pos);
+	fb->seq = x->eng->seq++;
+	fb->heap_pos = x->nheap;
+	x->heap[x->nheap++] = fb;
+	heap_fix(x, fb->heap_pos);
 }
 
-static void heap_remove(struct engine *eng, struct fiber *fb)
+static void heap_remove(struct exec *x, struct fiber *fb)
 {
 	int i = fb->heap_pos;
-	if (i < 0 || i >= eng->nheap || eng->heap[i] != fb)
+	if (i < 0 || i >= x->nheap || x->heap[i] != fb)
 		return;
-	eng->nheap--;
-	if (i != eng->nheap) {
-		eng->heap[i] = eng->heap[eng->nheap];
-		eng->heap[i]->heap_pos = i;
-		heap_fix(eng, i);
+	x->nheap--;
+	if (i != x->nheap) {
+		x->heap[i] = x->heap[x->nheap];
+		x->heap[i]->heap_pos = i;
+		heap_fix(x, i);
 	}
 	fb->heap_pos = -1;
 }
@@ -926,7 +945,7 @@ static void sleep_start(struct fiber *fb, double seconds)
 		return;
 	fb->wake = now(fb->f.x) + seconds;
 	fb->waiting = WF_TIMER;
-	heap_push(fb->eng, fb);
+	heap_push(fb->f.x, fb);
 }
 
 /* ---- cancelling ----------------------------------------------------------- */
@@ -937,7 +956,7 @@ static void fiber_cancel(struct fiber *fb)
 	fb->cancelled = 1;
 	switch (fb->waiting) {
 	case WF_TIMER:
-		heap_remove(fb->eng, fb);
+		heap_remove(fb->f.x, fb);
 		graveyard(fb);
 		break;
 	case WF_GROUP:
@@ -1002,9 +1021,10 @@ static void group_cancel(struct group *g, int events)
 /* The host's answer: the result, or an error (either string may be NULL). */
 static void task_end(struct asl_task *t, int rc, jv out, const char *error, const char *cause)
 {
-	struct engine *eng = t->eng;
+	struct asl_loop *eng = t->eng;
 	struct fiber *fb = t->fb;
 	eng->tasks_out--;
+	fb->f.x->tasks_out--;
 	if (fb->cancelled) {
 		jv_free(out);
 		fb->waiting = WF_NONE;
@@ -1150,6 +1170,7 @@ static void task_start(struct fiber *fb, const struct asl_state *s)
 	fb->waiting = WF_TASK;
 	fb->in_start = 1;
 	fb->eng->tasks_out++;
+	fb->f.x->tasks_out++;
 	const char *target = t->lambda_invoke ? fname : res;
 	if (!x->o->task && !x->o->task_start) {
 		jv_free(payload);
@@ -1178,14 +1199,15 @@ static void task_start(struct fiber *fb, const struct asl_state *s)
 
 /* ---- Parallel and Map: groups of fibers ----------------------------------- */
 
-static struct fiber *fiber_new(struct engine *eng, const struct asl_states *ss)
+static struct fiber *fiber_new(struct exec *x, const struct asl_states *ss)
 {
 	struct fiber *fb = xcalloc(1, sizeof *fb);
+	struct asl_loop *eng = x->eng;
 	fb->eng = eng;
 	fb->ss = ss;
 	fb->cur = ss->start;
 	fb->raw = fb->eff = fb->res = fb->out = jv_invalid();
-	fb->f.x = &eng->x;
+	fb->f.x = x;
 	fb->f.retry_count = -1;
 	fb->f.map_value = jv_invalid();
 	fb->f.pending = jv_invalid();
@@ -1221,7 +1243,7 @@ static void launch(struct group *g)
 	struct fiber *o = g->owner;
 	const struct asl_state *s = g->s;
 	int i = g->launched++;
-	struct fiber *c = fiber_new(o->eng, &s->branches[g->is_map ? 0 : i]);
+	struct fiber *c = fiber_new(o->f.x, &s->branches[g->is_map ? 0 : i]);
 	c->f.prev = o->f.prev;
 	c->f.silent = o->f.silent || (g->is_map && s->distributed);
 	c->sc.vars = jv_object();
@@ -1664,6 +1686,8 @@ static void fiber_end(struct fiber *fb, int rc, jv out)
 		struct group *g = fb->parent;
 		fb->parent = NULL;
 		group_child_done(g, fb);
+	} else if (fb->is_top) {
+		top_ended(fb);
 	}
 }
 
@@ -1953,160 +1977,22 @@ const char *asl_status_name(enum asl_status s)
 	return "FAILED";
 }
 
-/* Wake the fibers whose timers are due. */
-static void timers_fire(struct engine *eng)
+/* Wake the fibers of X whose timers are due. */
+static void timers_fire(struct exec *x)
 {
-	while (eng->nheap && eng->heap[0]->wake <= eng->x.now) {
-		struct fiber *fb = eng->heap[0];
-		heap_remove(eng, fb);
+	while (x->nheap && x->heap[0]->wake <= x->now) {
+		struct fiber *fb = x->heap[0];
+		heap_remove(x, fb);
 		make_ready(fb);
 	}
 }
 
-/* Nothing is ready: let time pass until a timer is due, the host has
- * news of a task, or the deadline. Returns 1 when the deadline passed, -1
- * when nothing can ever happen again. */
-static int idle(struct engine *eng)
+/* The execution is over: its end event, its result, and the host hears. */
+static void exec_report(struct exec *x, enum asl_status status)
 {
-	struct exec *x = &eng->x;
+	struct fiber *fb = x->top;
 	const struct asl_options *o = x->o;
-	double next = eng->nheap ? eng->heap[0]->wake : INFINITY;
-	if (o->virtual_time && eng->tasks_out == 0) {
-		if (x->deadline > 0 && next > x->deadline) {
-			if (x->now < x->deadline)
-				x->now = x->deadline;
-			return 1;
-		}
-		if (isinf(next))
-			return -1;
-		if (next > x->now)
-			x->now = next;
-		timers_fire(eng);
-		return 0;
-	}
-	double until = next;
-	if (x->deadline > 0 && until > x->deadline)
-		until = x->deadline;
-	double left = until - now(x);
-	if (o->stopping && (isinf(left) || left > 0.2))
-		left = 0.2;
-	if (eng->tasks_out > 0 && o->task_wait) {
-		/* a virtual clock stands still while tasks run */
-		if (o->virtual_time)
-			left = o->stopping ? 0.2 : INFINITY;
-		int ms = isinf(left) ? -1 : left <= 0 ? 0 : (int)ceil(left * 1000);
-		o->task_wait(o->task_ctx, ms);
-	} else if (!isinf(left)) {
-		if (left > 0) {
-			struct timespec ts = { (time_t)left, (long)((left - floor(left)) * 1e9) };
-			nanosleep(&ts, NULL);
-		}
-	} else {
-		return -1;
-	}
-	if (!o->virtual_time)
-		now(x);
-	if (x->deadline > 0 && x->now >= x->deadline && (!eng->nheap || eng->heap[0]->wake > x->deadline)
-	    && !eng->ready)
-		return 1;
-	timers_fire(eng);
-	return 0;
-}
-
-void asl_run(const asl_machine *m, jv input, const struct asl_options *o, struct asl_result *r)
-{
-	memset(r, 0, sizeof *r);
-	r->output = jv_null();
-	r->history = o->history ? jv_array() : jv_null();
-	struct engine *eng = xcalloc(1, sizeof *eng);
-	struct exec *x = &eng->x;
-	x->o = o;
-	x->r = r;
-	x->exec_ctx = x->sm_ctx = jv_null();
-	x->now = o->start_time > 0 ? o->start_time : wall_now();
-	r->start = x->now;
-	if (m->top.timeout_seconds > 0)
-		x->deadline = x->now + m->top.timeout_seconds;
-	char ts[32];
-	asl_format_time(x->now, ts);
-	jv ec = jv_object();
-	ec = jv_object_set(ec, jv_string("Id"), jv_string(o->exec_arn ? o->exec_arn : ""));
-	ec = jv_object_set(ec, jv_string("Input"), jv_copy(input));
-	ec = jv_object_set(ec, jv_string("StartTime"), jv_string(ts));
-	ec = jv_object_set(ec, jv_string("Name"), jv_string(o->exec_name ? o->exec_name : ""));
-	ec = jv_object_set(ec, jv_string("RoleArn"), jv_string(o->role_arn ? o->role_arn : ""));
-	if (!o->sync_express)
-		ec = jv_object_set(ec, jv_string("RedriveCount"), jv_number(0));
-	jv_free(x->exec_ctx);
-	x->exec_ctx = ec;
-	jv sc = jv_object();
-	sc = jv_object_set(sc, jv_string("Id"), jv_string(o->sm_arn ? o->sm_arn : ""));
-	sc = jv_object_set(sc, jv_string("Name"), jv_string(o->sm_name ? o->sm_name : ""));
-	jv_free(x->sm_ctx);
-	x->sm_ctx = sc;
-
-	struct scope top = { jv_object(), NULL };
-	struct fiber *fb = fiber_new(eng, &m->top);
-	eng->top = fb;
-	fb->f.scope = &top;
-	/* the input line's length bounds its serialisation, give or take
-	 * numbers written shorter than jq prints them ("1e16") */
-	fb->f.bound = o->input_size ? o->input_size * 5 + 64 : size_bound(input, DATA_LIMIT);
-	jv sd = jv_invalid();
-	if (o->history) {
-		sd = jv_object();
-		char *in = dump(input);
-		sd = jv_object_set(sd, jv_string("input"), jv_string(in));
-		free(in);
-		sd = jv_object_set(sd, jv_string("inputDetails"),
-		                   jv_object_set(jv_object(), jv_string("truncated"), jv_false()));
-		sd = jv_object_set(sd, jv_string("roleArn"), jv_string(o->role_arn ? o->role_arn : ""));
-	}
-	emit(&fb->f, "ExecutionStarted", "executionStartedEventDetails", sd);
-
-	fb->raw = jv_copy(input);
-	fiber_run(fb);
-	enum asl_status status = ASL_SUCCEEDED;
-	int ended = 0;
-	while (!fb->finished) {
-		grave_drain(eng);
-		if (o->stopping && o->stopping()) {
-			status = ASL_ABORTED;
-			ended = 1;
-			break;
-		}
-		struct fiber *rf = pop_ready(eng);
-		if (rf) {
-			if (rf->cancelled) {
-				graveyard(rf);
-			} else {
-				rf->waiting = WF_NONE;
-				fiber_run(rf);
-			}
-			continue;
-		}
-		int rc = idle(eng);
-		if (rc != 0) {
-			status = rc > 0 ? ASL_TIMED_OUT : ASL_FAILED;
-			ended = 1;
-			break;
-		}
-	}
-	if (ended) {
-		fiber_cancel(fb);
-		if (status == ASL_FAILED) {
-			/* nothing left to wait for: a bug, not the user's doing */
-			set_err(&fb->e, "States.Runtime", "The execution stalled: nothing left to run or wait for");
-		}
-	} else if (fb->rc == 0) {
-		status = ASL_SUCCEEDED;
-	} else if (fb->e.timed_out) {
-		status = ASL_TIMED_OUT;
-	} else if (fb->e.aborted) {
-		status = ASL_ABORTED;
-	} else {
-		status = ASL_FAILED;
-	}
+	struct asl_result *r = x->r;
 	r->status = status;
 	switch (status) {
 	case ASL_SUCCEEDED:
@@ -2130,19 +2016,252 @@ void asl_run(const asl_machine *m, jv input, const struct asl_options *o, struct
 		break;
 	}
 	r->stop = now(x);
-	/* Tasks still running belong to fibers that were cancelled: the host
-	 * reports their ends, which free them. */
-	while (eng->tasks_out > 0 && o->task_wait)
-		o->task_wait(o->task_ctx, -1);
-	while ((fb = pop_ready(eng)))
-		graveyard(fb);
-	grave_drain(eng);
-	fiber_release(eng->top);
-	free(eng->heap);
-	jv_free(top.vars);
+	x->reported = 1;
+	if (x->done)
+		x->done(x->done_arg, r);
+}
+
+/* The execution's own fiber ended. */
+static void top_ended(struct fiber *fb)
+{
+	enum asl_status st = fb->rc == 0 ? ASL_SUCCEEDED : fb->e.timed_out ? ASL_TIMED_OUT
+	                   : fb->e.aborted ? ASL_ABORTED : ASL_FAILED;
+	exec_report(fb->f.x, st);
+}
+
+/* End X from the loop, all its fibers waiting: time out, abort, or fail
+ * when nothing is left to run or wait for (a bug, not the user's doing). */
+static void exec_stop(struct exec *x, enum asl_status status)
+{
+	fiber_cancel(x->top);
+	if (status == ASL_FAILED)
+		set_err(&x->top->e, "States.Runtime", "The execution stalled: nothing left to run or wait for");
+	exec_report(x, status);
+}
+
+static void exec_free(struct exec *x)
+{
+	struct asl_loop *l = x->eng;
+	if (x->prev)
+		x->prev->next = x->next;
+	else
+		l->execs = x->next;
+	if (x->next)
+		x->next->prev = x->prev;
+	l->nexecs--;
+	fiber_release(x->top);
+	free(x->heap);
+	jv_free(x->scope.vars);
 	jv_free(x->exec_ctx);
 	jv_free(x->sm_ctx);
-	free(eng);
+	free(x);
+}
+
+static void run_ready(struct asl_loop *l)
+{
+	struct fiber *fb;
+	while ((fb = pop_ready(l))) {
+		if (fb->cancelled) {
+			graveyard(fb);
+		} else {
+			fb->waiting = WF_NONE;
+			fiber_run(fb);
+		}
+		grave_drain(l);
+	}
+}
+
+/* Move the clock of a virtual-time execution that waits only for its own
+ * timers. 1 when one moved (or ended). */
+static int virtual_jump(struct asl_loop *l)
+{
+	for (struct exec *x = l->execs; x; x = x->next) {
+		if (x->reported || !x->o->virtual_time || x->tasks_out)
+			continue;
+		double next = x->nheap ? x->heap[0]->wake : INFINITY;
+		if (x->deadline > 0 && next > x->deadline) {
+			if (x->now < x->deadline)
+				x->now = x->deadline;
+			exec_stop(x, ASL_TIMED_OUT);
+		} else if (isinf(next)) {
+			exec_stop(x, ASL_FAILED);
+		} else {
+			if (next > x->now)
+				x->now = next;
+			timers_fire(x);
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* Nothing is ready: wait for the next real timer or deadline, for a task
+ * to end, or for the host's own business (task_wait polls what it likes). */
+static void idle_wait(struct asl_loop *l)
+{
+	double until = INFINITY;
+	int waiting = 0;
+	for (struct exec *x = l->execs; x; x = x->next) {
+		if (x->reported || x->o->virtual_time)
+			continue;
+		waiting++;
+		double t = x->nheap ? x->heap[0]->wake : INFINITY;
+		if (x->deadline > 0 && x->deadline < t)
+			t = x->deadline;
+		if (t < until)
+			until = t;
+	}
+	double left = isinf(until) ? INFINITY : until - wall_now();
+	if (l->stopping && (isinf(left) || left > 0.2))
+		left = 0.2;
+	if (l->tasks_out == 0 && isinf(left)) {
+		for (struct exec *x = l->execs; x; x = x->next)
+			if (!x->reported && !x->o->virtual_time)
+				exec_stop(x, ASL_FAILED);
+		return;
+	}
+	if (l->task_wait) {
+		int ms = isinf(left) ? -1 : left <= 0 ? 0 : (int)ceil(left * 1000);
+		l->task_wait(l->task_ctx, ms);
+	} else if (!isinf(left) && left > 0) {
+		struct timespec ts = { (time_t)left, (long)((left - floor(left)) * 1e9) };
+		nanosleep(&ts, NULL);
+	}
+	if (!waiting)
+		return;
+	double t = wall_now();
+	for (struct exec *x = l->execs; x; x = x->next) {
+		if (x->reported || x->o->virtual_time)
+			continue;
+		x->now = t;
+		if (x->deadline > 0 && t >= x->deadline && (!x->nheap || x->heap[0]->wake > x->deadline))
+			exec_stop(x, ASL_TIMED_OUT);
+		else
+			timers_fire(x);
+	}
+}
+
+static void check_stopping(struct asl_loop *l)
+{
+	if (!l->stopping || !l->stopping())
+		return;
+	for (struct exec *x = l->execs; x; x = x->next)
+		if (!x->reported)
+			exec_stop(x, ASL_ABORTED);
+}
+
+/* Run everything that can run without waiting. */
+static void run_all(struct asl_loop *l)
+{
+	do {
+		check_stopping(l);
+		run_ready(l);
+	} while (virtual_jump(l));
+	grave_drain(l);
+	/* with nothing queued, executions that are over can go */
+	for (struct exec *x = l->execs, *next; x; x = next) {
+		next = x->next;
+		if (x->reported && x->tasks_out == 0)
+			exec_free(x);
+	}
+}
+
+asl_loop *asl_loop_new(const struct asl_options *hooks)
+{
+	asl_loop *l = xcalloc(1, sizeof *l);
+	l->task_wait = hooks->task_wait;
+	l->task_ctx = hooks->task_ctx;
+	l->stopping = hooks->stopping;
+	return l;
+}
+
+int asl_loop_busy(const asl_loop *l)
+{
+	return l->nexecs;
+}
+
+void asl_loop_run(asl_loop *l, int block)
+{
+	run_all(l);
+	if (!block || !l->nexecs)
+		return;
+	idle_wait(l);
+	run_all(l);
+}
+
+void asl_loop_free(asl_loop *l)
+{
+	while (l->nexecs)
+		asl_loop_run(l, 1);
+	free(l);
+}
+
+void asl_start(asl_loop *l, const asl_machine *m, jv input, const struct asl_options *o,
+               struct asl_result *r, asl_done_fn done, void *done_arg)
+{
+	memset(r, 0, sizeof *r);
+	r->output = jv_null();
+	r->history = o->history ? jv_array() : jv_null();
+	struct exec *x = xcalloc(1, sizeof *x);
+	x->eng = l;
+	x->o = o;
+	x->r = r;
+	x->done = done;
+	x->done_arg = done_arg;
+	x->next = l->execs;
+	if (l->execs)
+		l->execs->prev = x;
+	l->execs = x;
+	l->nexecs++;
+	x->now = o->start_time > 0 ? o->start_time : wall_now();
+	r->start = x->now;
+	if (m->top.timeout_seconds > 0)
+		x->deadline = x->now + m->top.timeout_seconds;
+	char ts[32];
+	asl_format_time(x->now, ts);
+	jv ec = jv_object();
+	ec = jv_object_set(ec, jv_string("Id"), jv_string(o->exec_arn ? o->exec_arn : ""));
+	ec = jv_object_set(ec, jv_string("Input"), jv_copy(input));
+	ec = jv_object_set(ec, jv_string("StartTime"), jv_string(ts));
+	ec = jv_object_set(ec, jv_string("Name"), jv_string(o->exec_name ? o->exec_name : ""));
+	ec = jv_object_set(ec, jv_string("RoleArn"), jv_string(o->role_arn ? o->role_arn : ""));
+	if (!o->sync_express)
+		ec = jv_object_set(ec, jv_string("RedriveCount"), jv_number(0));
+	x->exec_ctx = ec;
+	jv sc = jv_object();
+	sc = jv_object_set(sc, jv_string("Id"), jv_string(o->sm_arn ? o->sm_arn : ""));
+	sc = jv_object_set(sc, jv_string("Name"), jv_string(o->sm_name ? o->sm_name : ""));
+	x->sm_ctx = sc;
+	x->scope.vars = jv_object();
+
+	struct fiber *fb = fiber_new(x, &m->top);
+	x->top = fb;
+	fb->is_top = 1;
+	fb->f.scope = &x->scope;
+	/* the input line's length bounds its serialisation, give or take
+	 * numbers written shorter than jq prints them ("1e16") */
+	fb->f.bound = o->input_size ? o->input_size * 5 + 64 : size_bound(input, DATA_LIMIT);
+	jv sd = jv_invalid();
+	if (o->history) {
+		sd = jv_object();
+		char *in = dump(input);
+		sd = jv_object_set(sd, jv_string("input"), jv_string(in));
+		free(in);
+		sd = jv_object_set(sd, jv_string("inputDetails"),
+		                   jv_object_set(jv_object(), jv_string("truncated"), jv_false()));
+		sd = jv_object_set(sd, jv_string("roleArn"), jv_string(o->role_arn ? o->role_arn : ""));
+	}
+	emit(&fb->f, "ExecutionStarted", "executionStartedEventDetails", sd);
+	fb->raw = jv_copy(input);
+	fiber_run(fb);
+	grave_drain(l);
+}
+
+void asl_run(const asl_machine *m, jv input, const struct asl_options *o, struct asl_result *r)
+{
+	asl_loop *l = asl_loop_new(o);
+	asl_start(l, m, input, o, r, NULL, NULL);
+	asl_loop_free(l);
 }
 
 void asl_result_free(struct asl_result *r)
