@@ -2255,6 +2255,9 @@ void asl_start(asl_loop *l, const asl_machine *m, jv input, const struct asl_opt
 	fb->raw = jv_copy(input);
 	fiber_run(fb);
 	grave_drain(l);
+	/* most executions never wait: done already, they go at once */
+	if (x->reported && !x->tasks_out && !l->ready)
+		exec_free(x);
 }
 
 void asl_run(const asl_machine *m, jv input, const struct asl_options *o, struct asl_result *r)

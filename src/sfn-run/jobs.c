@@ -1,7 +1,9 @@
 /*
- * jobs.c: `sfn-run run -j N`: N worker processes, forked after the state
+ * jobs.c: `sfn-run run -j N`: worker processes, forked after the state
  * machine is loaded, run executions at once while this process reads the
  * input, deals lines out in turn and prints the answers in input order.
+ * A worker may run several of its lines at once; it answers them in the
+ * order it got them.
  *
  * Protocol, one record a line each way: to a worker "LINENO\tRAW\n"; back
  * "K[TEXT]\n" where K is O (print TEXT), F (failed, print TEXT), N (print
@@ -11,7 +13,7 @@
  * Nothing blocks the coordinator but poll(2): writes to workers are
  * non-blocking and buffered, so a worker that is busy writing answers can
  * never deadlock with a coordinator busy writing it input. At most DEPTH
- * lines are in flight per worker, which bounds memory.
+ * (jobs_run's depth) lines are in flight per worker, which bounds memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +29,6 @@
 #include "jobs.h"
 #include "util.h"
 
-#define DEPTH 16
-
 struct worker {
 	pid_t pid;
 	int in, out;            /* our ends: we write in, read out */
@@ -40,7 +40,7 @@ struct worker {
 	int closed_in, eof_out;
 };
 
-static void write_all(int fd, const char *s, size_t n)
+void jobs_write(int fd, const char *s, size_t n)
 {
 	while (n) {
 		ssize_t w = write(fd, s, n);
@@ -54,40 +54,31 @@ static void write_all(int fd, const char *s, size_t n)
 	}
 }
 
-/* The worker: read records from fd in, answer each on fd out. */
-static void worker_loop(int in, int out, job_fn one, void *ctx)
+int jobs_record(const char *line, size_t len, long *lineno, const char **raw, size_t *rawlen)
 {
-	FILE *f = fdopen(in, "r");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	struct buf ans = BUF_INIT;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (line[n - 1] == '\n')
-			line[--n] = '\0';
-		char *tab = strchr(line, '\t');
-		if (!tab)
-			continue;
-		long lineno = strtol(line, NULL, 10);
-		buf_reset(&ans);
-		buf_addc(&ans, 'N');
-		int rc = one(ctx, tab + 1, (size_t)(line + n - tab - 1), lineno, &ans);
-		if (rc == JOB_REJECTED)
-			ans.s[0] = 'R';
-		else if (ans.len > 1)
-			ans.s[0] = rc == JOB_FAILED ? 'F' : 'O';
-		else
-			ans.s[0] = rc == JOB_FAILED ? 'E' : 'N';
-		buf_addc(&ans, '\n');
-		fflush(stderr);
-		write_all(out, ans.s, ans.len);
-	}
-	free(line);
-	buf_free(&ans);
-	fclose(f);
+	const char *tab = memchr(line, '\t', len);
+	if (!tab)
+		return -1;
+	*lineno = strtol(line, NULL, 10);
+	*raw = tab + 1;
+	*rawlen = (size_t)(line + len - tab - 1);
+	return 0;
 }
 
-static int spawn(struct worker *w, struct worker *all, int n, job_fn one, void *ctx)
+void jobs_answer(struct buf *out, int rc, const char *text, size_t len)
+{
+	if (rc == JOB_REJECTED)
+		buf_addc(out, 'R');
+	else if (len)
+		buf_addc(out, rc == JOB_FAILED ? 'F' : 'O');
+	else
+		buf_addc(out, rc == JOB_FAILED ? 'E' : 'N');
+	if (rc != JOB_REJECTED)
+		buf_add(out, text, len);
+	buf_addc(out, '\n');
+}
+
+static int spawn(struct worker *w, struct worker *all, int n, job_worker_fn worker, void *ctx)
 {
 	int to[2], from[2];
 	if (pipe(to) < 0 || pipe(from) < 0)
@@ -107,7 +98,7 @@ static int spawn(struct worker *w, struct worker *all, int n, job_fn one, void *
 			}
 		}
 		close(0);
-		worker_loop(to[0], from[1], one, ctx);
+		worker(ctx, to[0], from[1]);
 		free(all);   /* the coordinator's table, copied by fork */
 		fflush(stdout);
 		fflush(stderr);
@@ -143,16 +134,19 @@ static const char *next_answer(struct worker *w, size_t *len)
 	return s;
 }
 
-int jobs_run(int n, job_fn one, void *ctx, int strict, int *failed, long *rejected)
+int jobs_run(int n, int depth, job_worker_fn worker, void *ctx, int strict, int *failed,
+             long *rejected)
 {
+	if (depth < 1)
+		depth = 1;
 	struct worker *ws = xcalloc((size_t)n, sizeof *ws);
 	for (int i = 0; i < n; i++)
-		if (spawn(&ws[i], ws, n, one, ctx) < 0)
+		if (spawn(&ws[i], ws, n, worker, ctx) < 0)
 			dief(EK_FAIL, "cannot start a worker: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 
 	/* lines dealt out, in order: which worker answers each */
-	size_t qcap = (size_t)n * DEPTH + 1, qhead = 0, qlen = 0;
+	size_t qcap = (size_t)n * (size_t)depth + 1, qhead = 0, qlen = 0;
 	int *queue = xcalloc(qcap, sizeof *queue);
 	struct buf in = BUF_INIT;
 	size_t in_off = 0;
@@ -186,7 +180,7 @@ int jobs_run(int n, job_fn one, void *ctx, int strict, int *failed, long *reject
 			}
 		}
 		/* deal out the complete lines we hold, while there is room */
-		while (!stop && qlen < qcap - 1 && ws[next].inflight < DEPTH) {
+		while (!stop && qlen < qcap - 1 && ws[next].inflight < depth) {
 			const char *s = in.s ? in.s + in_off : NULL;
 			size_t avail = in.len - in_off;
 			const char *nl = s ? memchr(s, '\n', avail) : NULL;
@@ -238,7 +232,7 @@ int jobs_run(int n, job_fn one, void *ctx, int strict, int *failed, long *reject
 		}
 		/* wait for input room, writable workers or answers */
 		int np = 0;
-		int want_stdin = !eof && !done_input && qlen < qcap - 1 && ws[next].inflight < DEPTH;
+		int want_stdin = !eof && !done_input && qlen < qcap - 1 && ws[next].inflight < depth;
 		if (want_stdin) {
 			pf[np].fd = 0;
 			pf[np].events = POLLIN;

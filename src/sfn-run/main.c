@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "asl.h"
 #include "cli.h"
@@ -179,6 +180,7 @@ struct run_ctx {
 	int st_opened;
 	struct pollfd *pfds;
 	int npfds;
+	int watch_fd;            /* input to wake for while waiting, or -1 */
 };
 
 static void run_opt(int id, const char *arg, void *p)
@@ -326,13 +328,19 @@ static void task_start(void *vctx, struct asl_task *t, const char *resource, jv 
 static void task_wait(void *vctx, int timeout_ms)
 {
 	struct run_ctx *c = vctx;
-	int max = fn_pollfds_max(c->inv);
+	int max = fn_pollfds_max(c->inv) + 1;
 	if (max > c->npfds) {
 		c->npfds = max;
 		c->pfds = xrealloc(c->pfds, (size_t)max * sizeof *c->pfds);
 	}
 	int t = timeout_ms;
-	int n = fn_pollfds(c->inv, c->pfds, max, &t);
+	int n = fn_pollfds(c->inv, c->pfds, max - 1, &t);
+	if (c->watch_fd >= 0) {
+		c->pfds[n].fd = c->watch_fd;
+		c->pfds[n].events = POLLIN;
+		c->pfds[n].revents = 0;
+		n++;
+	}
 	if (poll(c->pfds, (nfds_t)n, t) < 0 && errno != EINTR)
 		dief(EK_FAIL, "poll: %s", strerror(errno));
 	fn_dispatch(c->inv, c->pfds, n);
@@ -390,15 +398,64 @@ struct runner {
 	asl_machine *m;
 	char *sm_name;
 	struct buf sm_arn;
+	int per_worker;          /* executions at once in each worker */
 };
 
-/* One input line: run its execution and put the line to print in OUT.
- * Executions are numbered by input line, so names do not depend on how
- * lines are shared among workers. */
-static int run_line(void *ctx, const char *raw, size_t len, long lineno, struct buf *out)
+/* One input line's execution, from its start to its printed line. */
+struct slot {
+	struct runner *rn;
+	long lineno;
+	int done, rc;
+	struct buf out;          /* the line to print, without its newline */
+	char name[96];
+	struct buf arn;
+	jv input;
+	struct asl_options o;
+	struct asl_result r;
+};
+
+static void slot_free(struct slot *sl)
 {
-	struct runner *rn = ctx;
+	buf_free(&sl->out);
+	buf_free(&sl->arn);
+	free(sl);
+}
+
+/* The execution ended: make its line. */
+static void slot_done(void *arg, struct asl_result *r)
+{
+	struct slot *sl = arg;
+	struct run_ctx *c = sl->rn->c;
+	sl->rc = r->status == ASL_SUCCEEDED ? JOB_OK : JOB_FAILED;
+	if (c->output_only) {
+		if (r->status == ASL_SUCCEEDED) {
+			asl_json_dump(r->output, &sl->out);
+		} else {
+			warnf("%s: %s%s%s%s%s", sl->name, asl_status_name(r->status),
+			      r->error ? ": " : "", r->error ? r->error : "",
+			      r->cause ? ": " : "", r->cause ? r->cause : "");
+		}
+		jv_free(sl->input);
+	} else {
+		jv d = describe(r, buf_str(&sl->arn), sl->name, buf_str(&sl->rn->sm_arn), sl->input);
+		asl_json_dump(d, &sl->out);
+		jv_free(d);
+	}
+	sl->input = jv_invalid();
+	asl_result_free(r);
+	sl->done = 1;
+}
+
+/* Start the execution of one input line on loop L. Executions are named
+ * by input line, so names do not depend on how lines are shared among
+ * workers. The slot is done at once when the line is rejected. */
+static struct slot *slot_start(struct runner *rn, asl_loop *l, const char *raw, size_t len,
+                               long lineno)
+{
 	struct run_ctx *c = rn->c;
+	struct slot *sl = xcalloc(1, sizeof *sl);
+	sl->rn = rn;
+	sl->lineno = lineno;
 	struct nd_line line = { raw, len, lineno, "stdin" };
 	struct buf why = BUF_INIT;
 	jv input = nd_parse(&line, &why);
@@ -406,52 +463,125 @@ static int run_line(void *ctx, const char *raw, size_t len, long lineno, struct 
 		jv_free(input);
 		nd_reject(&c->rejects, &line, buf_str(&why));
 		buf_free(&why);
-		return JOB_REJECTED;
+		sl->rc = JOB_REJECTED;
+		sl->done = 1;
+		return sl;
 	}
 	buf_free(&why);
-	char name[96];
 	if (c->name_prefix)
-		snprintf(name, sizeof name, "%.60s-%ld", c->name_prefix, lineno);
+		snprintf(sl->name, sizeof sl->name, "%.60s-%ld", c->name_prefix, lineno);
 	else
-		ids_uuid(name);
-	struct buf arn = BUF_INIT, res = BUF_INIT;
-	buf_printf(&res, "execution:%s:%s", rn->sm_name, name);
-	ids_arn(&arn, "states", buf_str(&res));
+		ids_uuid(sl->name);
+	struct buf res = BUF_INIT;
+	buf_printf(&res, "execution:%s:%s", rn->sm_name, sl->name);
+	ids_arn(&sl->arn, "states", buf_str(&res));
 	buf_free(&res);
-	struct asl_options o;
-	memset(&o, 0, sizeof o);
-	o.exec_name = name;
-	o.exec_arn = buf_str(&arn);
-	o.sm_name = rn->sm_name;
-	o.sm_arn = buf_str(&rn->sm_arn);
-	o.virtual_time = c->virtual_time;
-	o.history = c->history;
-	o.task_start = task_start;
-	o.task_wait = task_wait;
-	o.task_ctx = c;
-	o.s3_root = c->s3_root;
-	o.input_size = len;
-	o.stopping = cli_stopping;
-	struct asl_result r;
-	asl_run(rn->m, input, &o, &r);
-	int rc = r.status == ASL_SUCCEEDED ? JOB_OK : JOB_FAILED;
-	if (c->output_only) {
-		if (r.status == ASL_SUCCEEDED) {
-			asl_json_dump(r.output, out);
-		} else {
-			warnf("%s: %s%s%s%s%s", name, asl_status_name(r.status),
-			      r.error ? ": " : "", r.error ? r.error : "",
-			      r.cause ? ": " : "", r.cause ? r.cause : "");
+	struct asl_options *o = &sl->o;
+	o->exec_name = sl->name;
+	o->exec_arn = buf_str(&sl->arn);
+	o->sm_name = rn->sm_name;
+	o->sm_arn = buf_str(&rn->sm_arn);
+	o->virtual_time = c->virtual_time;
+	o->history = c->history;
+	o->task_start = task_start;
+	o->task_wait = task_wait;
+	o->task_ctx = c;
+	o->s3_root = c->s3_root;
+	o->input_size = len;
+	o->stopping = cli_stopping;
+	sl->input = input;
+	asl_start(l, rn->m, input, o, &sl->r, slot_done, sl);
+	return sl;
+}
+
+static int readable(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	return poll(&p, 1, 0) > 0;
+}
+
+/*
+ * Run the executions of the lines read from IN, up to K at once on one
+ * event loop, and answer them in input order: printed on stdout when OUT
+ * is -1, else as jobs.h records on OUT (a worker, whose lines are
+ * records). Sets *failed when an execution failed.
+ */
+static void run_stream(struct runner *rn, int in, int out, int k, int *failed)
+{
+	struct run_ctx *c = rn->c;
+	struct nd_reader *rd = nd_fdopen(in, "stdin");
+	if (!rd)
+		dief(EK_FAIL, "stdin: %s", strerror(errno));
+	struct asl_options hooks;
+	memset(&hooks, 0, sizeof hooks);
+	hooks.task_wait = task_wait;
+	hooks.task_ctx = c;
+	hooks.stopping = cli_stopping;
+	asl_loop *l = asl_loop_new(&hooks);
+	struct slot **q = xcalloc((size_t)k, sizeof *q);
+	int head = 0, count = 0, eof = 0, stop = 0;
+	struct buf ans = BUF_INIT;
+	for (;;) {
+		/* start what may start without waiting for input */
+		while (!eof && !stop && count < k) {
+			if (count > 0 && !nd_ready(rd) && !readable(in))
+				break;
+			struct nd_line line;
+			if (cli_stopping() || nd_next(rd, &line) <= 0) {
+				eof = 1;
+				break;
+			}
+			long lineno = line.lineno;
+			const char *raw = line.raw;
+			size_t len = line.len;
+			if (out >= 0 && jobs_record(line.raw, line.len, &lineno, &raw, &len) < 0)
+				continue;
+			struct slot *sl = slot_start(rn, l, raw, len, lineno);
+			q[(head + count++) % k] = sl;
+			if (sl->rc == JOB_REJECTED && c->rejects.strict && out < 0)
+				stop = 1;
 		}
-		jv_free(input);
-	} else {
-		jv d = describe(&r, buf_str(&arn), name, buf_str(&rn->sm_arn), input);
-		asl_json_dump(d, out);
-		jv_free(d);
+		/* answer what is done, in order */
+		while (count && q[head]->done) {
+			struct slot *sl = q[head];
+			if (out >= 0) {
+				jobs_answer(&ans, sl->rc, sl->out.s, sl->out.len);
+			} else if (sl->out.len) {
+				nd_write(sl->out.s, sl->out.len);
+			}
+			if (sl->rc == JOB_FAILED)
+				*failed = 1;
+			slot_free(sl);
+			head = (head + 1) % k;
+			count--;
+		}
+		if (ans.len) {
+			fflush(stderr);
+			jobs_write(out, ans.s, ans.len);
+			buf_reset(&ans);
+		}
+		if (!count && (eof || stop))
+			break;
+		if (!count)
+			continue;
+		/* wait for time to pass, a function to answer, or more input */
+		c->watch_fd = !eof && !stop && count < k ? in : -1;
+		nd_flush();
+		asl_loop_run(l, 1);
+		c->watch_fd = -1;
 	}
-	asl_result_free(&r);
-	buf_free(&arn);
-	return rc;
+	asl_loop_free(l);
+	free(q);
+	buf_free(&ans);
+	nd_close(rd);
+}
+
+/* A -j worker: its share of the executions at once. */
+static void run_worker(void *ctx, int in, int out)
+{
+	struct runner *rn = ctx;
+	int failed = 0;
+	run_stream(rn, in, out, rn->per_worker, &failed);
 }
 
 static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
@@ -459,6 +589,7 @@ static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
 	struct run_ctx c;
 	memset(&c, 0, sizeof c);
 	c.jobs = 1;
+	c.watch_fd = -1;
 	int i = one_operand(cmd, argc, argv, run_opt, &c);
 	jv def = read_definition(argv[i], 0);
 	char *err = NULL;
@@ -479,29 +610,18 @@ static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
 	ids_arn(&rn.sm_arn, "states", buf_str(&res));
 	buf_free(&res);
 
+	/* -j N: N executions at once, on one event loop per processor */
 	int failed = 0;
 	long rejected = 0;
-	if (c.jobs > 1) {
-		if (jobs_run((int)c.jobs, run_line, &rn, c.rejects.strict, &failed, &rejected) < 0)
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int workers = (int)(cpus > 1 && cpus < c.jobs ? cpus : c.jobs);
+	if (workers > 1) {
+		rn.per_worker = (int)((c.jobs + workers - 1) / workers);
+		if (jobs_run(workers, 2 * rn.per_worker + 4, run_worker, &rn, c.rejects.strict,
+		             &failed, &rejected) < 0)
 			failed = 1;
 	} else {
-		struct nd_reader *rd = nd_open(NULL);
-		if (!rd)
-			dief(EK_FAIL, "stdin: %s", strerror(errno));
-		struct nd_line line;
-		struct buf out = BUF_INIT;
-		while (!cli_stopping() && nd_next(rd, &line) > 0) {
-			buf_reset(&out);
-			int rc = run_line(&rn, line.raw, line.len, line.lineno, &out);
-			if (out.len)
-				nd_write(out.s, out.len);
-			if (rc == JOB_FAILED)
-				failed = 1;
-			if (rc == JOB_REJECTED && c.rejects.strict)
-				break;
-		}
-		buf_free(&out);
-		nd_close(rd);
+		run_stream(&rn, 0, -1, (int)c.jobs, &failed);
 		rejected = c.rejects.count;
 	}
 	nd_rejects_close(&c.rejects);

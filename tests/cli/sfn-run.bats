@@ -263,7 +263,7 @@ DEF
 	[[ ${lines[0]} == *'"status":"ABORTED"'* ]]
 }
 
-@test "Parallel branches call their functions at once; a Map keeps to MaxConcurrency" {
+@test "Parallel branches and -j executions call their functions at once; a Map keeps to MaxConcurrency" {
 	# meet.sh answers only once three calls are running together (or gives
 	# up after 15 s): run one after another, each would see only itself.
 	mkdir meet conc
@@ -295,6 +295,16 @@ SH
 DEF
 	expect 0 sfn-run run par.json --output-only --fn "meet=$WORK/meet.sh $WORK/meet" <<<'{}'
 	[ "$output" = '[{"saw":3},{"saw":3},{"saw":3}]' ]
+
+	# -j 3: three executions at once, however the machine splits them
+	# among processes
+	mkdir meet2
+	cat >one.json <<'DEF'
+{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:meet","TimeoutSeconds":30,"End":true}}}
+DEF
+	printf '{}\n{}\n{}\n' >in3
+	expect 0 sfn-run run one.json -j 3 --output-only --fn "meet=$WORK/meet.sh $WORK/meet2" <in3
+	[ "$output" = $'{"saw":3}\n{"saw":3}\n{"saw":3}' ]
 
 	cat >map.json <<'DEF'
 {"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":2,"End":true,
