@@ -98,6 +98,39 @@ const char *const schema_migrations[] = {
 	"  holder TEXT NOT NULL,"
 	"  expires_ms INTEGER NOT NULL"
 	") STRICT;",
+
+	/* 4: sfn-run's state machines and the executions it recorded
+	 * (sfn_store.c). Times are epoch milliseconds of the evkit clock.
+	 * definition is the text as given; input and output are JSON texts,
+	 * history the JSON text of the GetExecutionHistory events array.
+	 * executions.machine is a name, not a foreign key: `run DEF --record`
+	 * records executions of a machine that is not stored. */
+	"CREATE TABLE state_machines ("
+	"  name TEXT PRIMARY KEY,"
+	"  arn TEXT NOT NULL,"
+	"  definition TEXT NOT NULL,"
+	"  type TEXT NOT NULL CHECK (type IN ('STANDARD', 'EXPRESS')),"
+	"  role_arn TEXT NOT NULL,"
+	"  revision_id TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL"
+	") STRICT;"
+	"CREATE TABLE executions ("
+	"  arn TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  machine TEXT NOT NULL,"
+	"  machine_arn TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED')),"
+	"  start_ms INTEGER NOT NULL,"
+	"  stop_ms INTEGER,"
+	"  input TEXT NOT NULL,"
+	"  output TEXT,"
+	"  error TEXT,"
+	"  cause TEXT,"
+	"  history TEXT"
+	") STRICT;"
+	"CREATE INDEX executions_machine ON executions (machine, start_ms);",
 };
 
 const int schema_count = (int)(sizeof schema_migrations / sizeof schema_migrations[0]);

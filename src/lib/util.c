@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,4 +131,22 @@ char *buf_detach(struct buf *b)
 const char *buf_str(const struct buf *b)
 {
 	return b->s ? b->s : "";
+}
+
+int buf_read_file(struct buf *b, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	char tmp[65536];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		buf_add(b, tmp, n);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
 }

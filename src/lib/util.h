@@ -41,6 +41,9 @@ void buf_free(struct buf *b);
 char *buf_detach(struct buf *b); /* caller frees; b is empty after */
 /* The string (never NULL, "" for an empty buffer); owned by b. */
 const char *buf_str(const struct buf *b);
+/* Append the whole file at path: 0, or -1 with errno set (EIO for a
+ * read error). */
+int buf_read_file(struct buf *b, const char *path);
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

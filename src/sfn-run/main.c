@@ -7,6 +7,7 @@
  *   sfn-run run DEF [-j N] [--virtual-time] [--history] [--output-only]
  *               [--fn NAME=CMD]...
  *   sfn-run graph DEF
+ *   sfn-run create|update|list|describe|delete|list-executions|... (store.c)
  */
 #include <errno.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include "jobs.h"
 #include "ndjson.h"
 #include "state.h"
+#include "store.h"
 
 enum { OPT_JOBS = 'j', OPT_VIRTUAL = 0x100, OPT_HISTORY, OPT_OUTPUT_ONLY, OPT_FN, OPT_NAME,
        OPT_S3_ROOT, OPT_TYPE };
@@ -41,6 +43,8 @@ static const struct cli_opt run_opts[] = {
 	{ OPT_NAME, "name", 0, "PREFIX", "name executions PREFIX-LINE, by input line (default: UUIDs)",
 	  CC_NONE, NULL },
 	{ OPT_OUTPUT_ONLY, "output-only", 0, NULL, "print only each execution's output", CC_NONE, NULL },
+	{ OPT_RECORD, "record", 0, NULL, "record the executions of DEF in the state file (a stored "
+	  "machine's always are)", CC_NONE, NULL },
 	CLI_OPT_REJECTS,
 	{ OPT_S3_ROOT, "s3-root", 0, "DIR",
 	  "a Map's ItemReader reads S3 bucket B, key K from DIR/B/K (default .)", CC_FILE, NULL },
@@ -58,11 +62,29 @@ static const struct cli_opt validate_opts[] = {
 	CLI_END,
 };
 
+#define SM1 { CC_DYNAMIC, CC_NONE, CC_NONE, CC_NONE }
 static const struct cli_cmd commands[] = {
+	{ "create", "NAME DEF", "store a state machine", store_create_opts,
+	  { CC_NONE, CC_FILE, CC_NONE, CC_NONE }, NULL },
+	{ "delete", "NAME", "delete a stored state machine and its executions", store_no_opts, SM1,
+	  store_complete_names },
+	{ "describe", "NAME", "print a stored state machine as DescribeStateMachine does",
+	  store_no_opts, SM1, store_complete_names },
+	{ "describe-execution", "ARN|NAME:EXEC", "print a recorded execution as run printed it",
+	  store_no_opts, { CC_NONE, CC_NONE, CC_NONE, CC_NONE }, NULL },
+	{ "get-execution-history", "ARN|NAME:EXEC",
+	  "print a recorded execution's history events, one JSON line each", store_history_opts,
+	  { CC_NONE, CC_NONE, CC_NONE, CC_NONE }, NULL },
 	{ "graph", "DEF", "print the state machine as Graphviz DOT", no_opts,
 	  { CC_FILE, CC_NONE, CC_NONE, CC_NONE }, NULL },
-	{ "run", "DEF", "run one execution per JSON line of stdin; one result line each", run_opts,
-	  { CC_FILE, CC_NONE, CC_NONE, CC_NONE }, NULL },
+	{ "list", "", "print every stored state machine, one JSON line each", store_no_opts,
+	  { CC_NONE, CC_NONE, CC_NONE, CC_NONE }, NULL },
+	{ "list-executions", "[NAME]", "print recorded executions, newest first, one JSON line each",
+	  store_list_exec_opts, SM1, store_complete_names },
+	{ "run", "DEF|NAME", "run one execution per JSON line of stdin; one result line each",
+	  run_opts, SM1, store_complete_run },
+	{ "update", "NAME [DEF]", "change a stored state machine's definition or role",
+	  store_update_opts, { CC_DYNAMIC, CC_FILE, CC_NONE, CC_NONE }, store_complete_names },
 	{ "validate", "DEF", "check a definition as ValidateStateMachineDefinition does", validate_opts,
 	  { CC_FILE, CC_NONE, CC_NONE, CC_NONE }, NULL },
 	{ NULL, NULL, NULL, NULL, { CC_NONE, CC_NONE, CC_NONE, CC_NONE }, NULL },
@@ -73,7 +95,9 @@ static const struct cli_prog prog = {
 	common_opts, commands,
 	"Exit status: 0 success (valid definition, every execution succeeded); 1 an\n"
 	"execution failed or timed out; 2 usage error or invalid definition; 3 input\n"
-	"lines rejected; 4 the state file cannot be used.\n",
+	"lines rejected; 4 the state file cannot be used; 75 the state file is busy,\n"
+	"try again. describe, delete, update, list-executions, describe-execution and\n"
+	"get-execution-history exit 1 when there is no such machine or execution.\n",
 };
 
 static const char *state_opt;
@@ -181,6 +205,7 @@ struct run_ctx {
 	struct pollfd *pfds;
 	int npfds;
 	int watch_fd;            /* input to wake for while waiting, or -1 */
+	struct run_record rec;
 };
 
 static void run_opt(int id, const char *arg, void *p)
@@ -190,6 +215,7 @@ static void run_opt(int id, const char *arg, void *p)
 	case OPT_VIRTUAL: c->virtual_time = 1; break;
 	case OPT_HISTORY: c->history = 1; break;
 	case OPT_OUTPUT_ONLY: c->output_only = 1; break;
+	case OPT_RECORD: c->rec.on = 1; break;
 	case OPT_JOBS: c->jobs = cli_int("--jobs", arg, 1, 1024); break;
 	case OPT_NAME: c->name_prefix = arg; break;
 	case OPT_S3_ROOT: c->s3_root = arg; break;
@@ -427,6 +453,9 @@ static void slot_done(void *arg, struct asl_result *r)
 	struct slot *sl = arg;
 	struct run_ctx *c = sl->rn->c;
 	sl->rc = r->status == ASL_SUCCEEDED ? JOB_OK : JOB_FAILED;
+	if (c->rec.on && run_record(&c->rec, r, sl->name, buf_str(&sl->arn), sl->rn->sm_name,
+	                            buf_str(&sl->rn->sm_arn), sl->input, c->history))
+		sl->rc = JOB_FAILED;
 	if (c->output_only) {
 		if (r->status == ASL_SUCCEEDED) {
 			asl_json_dump(r->output, &sl->out);
@@ -482,13 +511,20 @@ static struct slot *slot_start(struct runner *rn, asl_loop *l, const char *raw, 
 	o->sm_name = rn->sm_name;
 	o->sm_arn = buf_str(&rn->sm_arn);
 	o->virtual_time = c->virtual_time;
-	o->history = c->history;
+	o->history = c->history || c->rec.on;
+	o->role_arn = c->rec.role_arn;
 	o->task_start = task_start;
 	o->task_wait = task_wait;
 	o->task_ctx = c;
 	o->s3_root = c->s3_root;
 	o->input_size = len;
 	o->stopping = cli_stopping;
+	if (c->rec.on && run_record_exists(&c->rec, buf_str(&sl->arn), sl->name, lineno)) {
+		jv_free(input);
+		sl->rc = JOB_FAILED;
+		sl->done = 1;
+		return sl;
+	}
 	sl->input = input;
 	asl_start(l, rn->m, input, o, &sl->r, slot_done, sl);
 	return sl;
@@ -562,10 +598,14 @@ static void run_stream(struct runner *rn, int in, int out, int k, int *failed)
 		}
 		if (!count && (eof || stop))
 			break;
-		if (!count)
+		if (!count) {
+			if (!nd_ready(rd))
+				run_record_idle(&c->rec);   /* before waiting for input */
 			continue;
+		}
 		/* wait for time to pass, a function to answer, or more input */
 		c->watch_fd = !eof && !stop && count < k ? in : -1;
+		run_record_idle(&c->rec);
 		nd_flush();
 		asl_loop_run(l, 1);
 		c->watch_fd = -1;
@@ -591,7 +631,9 @@ static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
 	c.jobs = 1;
 	c.watch_fd = -1;
 	int i = one_operand(cmd, argc, argv, run_opt, &c);
-	jv def = read_definition(argv[i], 0);
+	jv def;
+	if (!run_resolve(&c.rec, state_opt, argv[i], c.name_prefix, c.jobs, &def))
+		def = read_definition(argv[i], 0);
 	char *err = NULL;
 	struct runner rn;
 	memset(&rn, 0, sizeof rn);
@@ -604,7 +646,7 @@ static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
 		return EK_USAGE;
 	}
 	c.inv = fn_invoker_new();
-	rn.sm_name = machine_name(argv[i]);
+	rn.sm_name = c.rec.sm_name ? xstrdup(c.rec.sm_name) : machine_name(argv[i]);
 	struct buf res = BUF_INIT;
 	buf_printf(&res, "stateMachine:%s", rn.sm_name);
 	ids_arn(&rn.sm_arn, "states", buf_str(&res));
@@ -637,6 +679,9 @@ static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
 	free(c.fns);
 	free(rn.sm_name);
 	buf_free(&rn.sm_arn);
+	int recorded = run_record_finish(&c.rec);
+	if (recorded)
+		return recorded;
 	if (rejected)
 		return EK_REJECTED;
 	return failed ? EK_FAIL : EK_OK;
@@ -803,7 +848,9 @@ int main(int argc, char **argv)
 		rc = cmd_validate(cmd, argc, argv);
 	else if (!strcmp(cmd->name, "run"))
 		rc = cmd_run(cmd, argc, argv);
-	else
+	else if (!strcmp(cmd->name, "graph"))
 		rc = cmd_graph(cmd, argc, argv);
+	else
+		rc = store_command(&prog, cmd, argc, argv);
 	return cli_exit(rc);
 }

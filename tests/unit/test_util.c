@@ -1,4 +1,5 @@
 /* util.h: the growable buffer keeps its invariants. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,9 +53,33 @@ static void strings(void)
 	free(s);
 }
 
+static void files(void)
+{
+	char dir[64];
+	if (unit_tmpdir(dir, "util") != 0)
+		return;
+	char path[128];
+	snprintf(path, sizeof path, "%s/f", dir);
+	FILE *f = fopen(path, "w");
+	for (int i = 0; i < 20000; i++)
+		fputs("0123456789", f);
+	fclose(f);
+	struct buf b = BUF_INIT;
+	buf_adds(&b, "x");
+	CHECK_INT(buf_read_file(&b, path), 0);
+	CHECK_INT(b.len, 200001);
+	CHECK(memcmp(b.s, "x0123", 5) == 0);
+	buf_free(&b);
+	snprintf(path, sizeof path, "%s/missing", dir);
+	CHECK_INT(buf_read_file(&b, path), -1);
+	CHECK(b.len == 0);
+	unit_rmrf(dir);
+}
+
 int main(void)
 {
 	RUN(buffers);
 	RUN(strings);
+	RUN(files);
 	return UNIT_DONE();
 }
