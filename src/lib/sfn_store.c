@@ -318,8 +318,16 @@ char *sfn_execution_arn(const char *arg)
 		/* states, then execution:MACHINE:NAME; an ARN of another region
 		 * or account is well formed, just not one recorded here */
 		const char *r = a.resource, *c1, *c2;
-		if (a.service_len != 6 || memcmp(a.service, "states", 6) != 0 ||
-		    a.resource_len < 14 || memcmp(r, "execution:", 10) != 0)
+		if (a.service_len != 6 || memcmp(a.service, "states", 6) != 0)
+			return NULL;
+		/* an Express execution: express:MACHINE:NAME:ID */
+		if (a.resource_len > 8 && !memcmp(r, "express:", 8)) {
+			int colons = 0;
+			for (const char *p = r + 8; *p; p++)
+				colons += *p == ':';
+			return colons == 2 ? xstrdup(arg) : NULL;
+		}
+		if (a.resource_len < 14 || memcmp(r, "execution:", 10) != 0)
 			return NULL;
 		c1 = r + 10;
 		c2 = strchr(c1, ':');
@@ -375,10 +383,24 @@ static void row_to_execution(sqlite3_stmt *s, struct sfn_execution *e, int with_
 int sfn_execution_get(struct state *st, const char *arn, int with_history,
                       struct sfn_execution *out)
 {
+	/* MACHINE:NAME stands for an Express execution's ARN too, which ends
+	 * in an id of its own */
+	struct buf express = BUF_INIT;
+	const char *ex = strstr(arn, ":execution:");
+	if (ex) {
+		buf_add(&express, arn, (size_t)(ex - arn));
+		buf_printf(&express, ":express:%s:*", ex + 11);
+	}
 	sqlite3_stmt *s = with_history
-		? state_prepare(st, "SELECT " EX_COLUMNS ", history FROM executions WHERE arn = ?1")
-		: state_prepare(st, "SELECT " EX_COLUMNS " FROM executions WHERE arn = ?1");
+		? state_prepare(st, "SELECT " EX_COLUMNS ", history FROM executions "
+		                    "WHERE arn = ?1 OR arn GLOB ?2 LIMIT 1")
+		: state_prepare(st, "SELECT " EX_COLUMNS " FROM executions "
+		                    "WHERE arn = ?1 OR arn GLOB ?2 LIMIT 1");
 	sqlite3_bind_text(s, 1, arn, -1, SQLITE_STATIC);
+	if (ex)
+		sqlite3_bind_text(s, 2, buf_str(&express), -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, 2);
 	int sr = sqlite3_step(s), rc = EK_OK;
 	if (sr == SQLITE_ROW)
 		row_to_execution(s, out, with_history);
@@ -387,6 +409,7 @@ int sfn_execution_get(struct state *st, const char *arn, int with_history,
 	else
 		rc = state_error(st, sr, "reading executions");
 	sqlite3_reset(s);
+	buf_free(&express);
 	return rc;
 }
 

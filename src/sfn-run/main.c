@@ -501,11 +501,20 @@ static struct slot *slot_start(struct runner *rn, asl_loop *l, const char *raw, 
 		snprintf(sl->name, sizeof sl->name, "%.60s-%ld", c->name_prefix, lineno);
 	else
 		ids_uuid(sl->name);
+	/* an Express execution runs as StartSyncExecution runs it, and has
+	 * an ARN of its own shape */
 	struct buf res = BUF_INIT;
-	buf_printf(&res, "execution:%s:%s", rn->sm_name, sl->name);
+	if (c->rec.express) {
+		char id[40];
+		ids_uuid(id);
+		buf_printf(&res, "express:%s:%s:%s", rn->sm_name, sl->name, id);
+	} else {
+		buf_printf(&res, "execution:%s:%s", rn->sm_name, sl->name);
+	}
 	ids_arn(&sl->arn, "states", buf_str(&res));
 	buf_free(&res);
 	struct asl_options *o = &sl->o;
+	o->sync_express = c->rec.express;
 	o->exec_name = sl->name;
 	o->exec_arn = buf_str(&sl->arn);
 	o->sm_name = rn->sm_name;

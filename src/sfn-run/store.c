@@ -428,6 +428,7 @@ int run_resolve(struct run_record *rr, const char *state_path, const char *opera
 			dief(EK_STATE, "state machine '%s': its stored definition is damaged", m.name);
 		rr->sm_name = m.name;
 		rr->role_arn = m.role_arn;
+		rr->express = m.type && !strcmp(m.type, "EXPRESS");
 		m.name = m.role_arn = NULL;
 		sfn_machine_free(&m);
 		rr->on = 1;

@@ -34,6 +34,7 @@ struct run_record {
 	int batch;              /* executions per transaction */
 	const char *state_path; /* --state */
 	char *sm_name, *role_arn;  /* the stored machine run, or NULL */
+	int express;            /* it is an EXPRESS state machine */
 	struct state *st;       /* opened by the process that runs executions */
 	struct sfn_recorder *rec;
 	int status;             /* the first recording failure's exit status */

@@ -386,3 +386,23 @@ DEF
 	_evkit_complete
 	[ "${COMPREPLY[*]}" = beta ]
 }
+
+@test "an EXPRESS machine runs as StartSyncExecution: express ARNs, no RedriveCount" {
+	cat >ctx.json <<'DEF'
+{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":{"e.$":"$$.Execution"},"End":true}}}
+DEF
+	expect 0 sfn-run create quick ctx.json --type EXPRESS
+	expect 0 sfn-run run quick --name q <<<'{}'
+	[[ $output == *'"executionArn":"arn:aws:states:us-east-1:000000000000:express:quick:q-1:'* ]]
+	[[ $output != *RedriveCount* ]]
+	arn=$(jq -r .executionArn <<<"$output")
+	expect 0 sfn-run describe-execution "$arn"
+	[[ $output == *'"status":"SUCCEEDED"'* ]]
+	expect 0 sfn-run describe-execution quick:q-1
+	[[ $output == *"\"executionArn\":\"$arn\""* ]]
+	# a STANDARD machine keeps execution ARNs and RedriveCount
+	expect 0 sfn-run create std ctx.json
+	expect 0 sfn-run run std --name s <<<'{}'
+	[[ $output == *'"executionArn":"arn:aws:states:us-east-1:000000000000:execution:std:s-1"'* ]]
+	[[ $output == *'"RedriveCount":0'* ]]
+}
