@@ -22,6 +22,7 @@
 
 #include "asl_int.h"
 #include "clock.h"
+#include "ids.h"
 #include "intrinsics.h"
 #include "util.h"
 
@@ -775,6 +776,8 @@ struct fiber {
 	struct group *g;         /* WF_GROUP: the group it waits for */
 	int is_top;              /* the execution's own fiber */
 	jv out;                  /* the branch's output once finished */
+	jv in_copy;              /* a ResultWriter's child: its input */
+	double started;
 };
 
 /* The fibers of one Parallel or Map state. */
@@ -789,6 +792,9 @@ struct group {
 	struct aerr first;
 	double tol_count, tol_pct;
 	struct fiber *kids;      /* children alive */
+	int writer;              /* ResultWriter: each child's record */
+	jv writer_params, records;
+	struct buf label;        /* MACHINE/LABEL, for the child ARNs */
 };
 
 /* The loop: every execution started on it and not yet freed, and the
@@ -828,6 +834,7 @@ static void fiber_release(struct fiber *fb)
 	jv_free(fb->eff);
 	jv_free(fb->res);
 	jv_free(fb->out);
+	jv_free(fb->in_copy);
 	jv_free(fb->f.pending);
 	if (fb->own_scope)
 		jv_free(fb->sc.vars);
@@ -983,6 +990,9 @@ static void sib_unlink(struct group *g, struct fiber *c)
 
 static void group_free(struct group *g)
 {
+	jv_free(g->writer_params);
+	jv_free(g->records);
+	buf_free(&g->label);
 	jv_free(g->eff);
 	jv_free(g->items);
 	jv_free(g->results);
@@ -1206,7 +1216,7 @@ static struct fiber *fiber_new(struct exec *x, const struct asl_states *ss)
 	fb->eng = eng;
 	fb->ss = ss;
 	fb->cur = ss->start;
-	fb->raw = fb->eff = fb->res = fb->out = jv_invalid();
+	fb->raw = fb->eff = fb->res = fb->out = fb->in_copy = jv_invalid();
 	fb->f.x = x;
 	fb->f.retry_count = -1;
 	fb->f.map_value = jv_invalid();
@@ -1282,6 +1292,10 @@ static void launch(struct group *g)
 		in = jv_copy(g->eff);
 		c->f.bound = g->eff_bound;
 	}
+	if (g->writer) {
+		c->in_copy = jv_copy(in);
+		c->started = now(c->f.x);
+	}
 	c->raw = in;
 	c->parent = g;
 	c->sib_next = g->kids;
@@ -1306,6 +1320,54 @@ static void group_pump(struct group *g)
 		make_ready(g->owner);
 }
 
+/* A ResultWriter's record of child execution C, as AWS writes it. */
+static jv child_record(struct group *g, struct fiber *c)
+{
+	char id[40], t[32];
+	ids_uuid(id);
+	struct buf res = BUF_INIT, arn = BUF_INIT;
+	buf_printf(&res, "execution:%s:%s", buf_str(&g->label), id);
+	ids_arn(&arn, "states", buf_str(&res));
+	jv r = jv_object_set(jv_object(), jv_string("ExecutionArn"), jv_string(buf_str(&arn)));
+	char *in = dump(c->in_copy);
+	r = jv_object_set(r, jv_string("Input"), jv_string(in));
+	free(in);
+	r = jv_object_set(r, jv_string("InputDetails"),
+	                  jv_object_set(jv_object(), jv_string("Included"), jv_true()));
+	r = jv_object_set(r, jv_string("Name"), jv_string(id));
+	if (c->rc == 0) {
+		char *o = dump(c->out);
+		r = jv_object_set(r, jv_string("Output"), jv_string(o));
+		free(o);
+		r = jv_object_set(r, jv_string("OutputDetails"),
+		                  jv_object_set(jv_object(), jv_string("Included"), jv_true()));
+	} else {
+		if (c->e.error)
+			r = jv_object_set(r, jv_string("Error"), jv_string(c->e.error));
+		if (c->e.cause)
+			r = jv_object_set(r, jv_string("Cause"), jv_string(c->e.cause));
+	}
+	r = jv_object_set(r, jv_string("RedriveCount"), jv_number(0));
+	r = jv_object_set(r, jv_string("RedriveStatus"),
+	                  jv_string(c->rc == 0 ? "NOT_REDRIVABLE" : "REDRIVABLE"));
+	if (c->rc == 0)
+		r = jv_object_set(r, jv_string("RedriveStatusReason"),
+		                  jv_string("Execution is SUCCEEDED and cannot be redriven"));
+	asl_format_time(c->started, t);
+	r = jv_object_set(r, jv_string("StartDate"), jv_string(t));
+	buf_reset(&res);
+	buf_reset(&arn);
+	buf_printf(&res, "stateMachine:%s", buf_str(&g->label));
+	ids_arn(&arn, "states", buf_str(&res));
+	r = jv_object_set(r, jv_string("StateMachineArn"), jv_string(buf_str(&arn)));
+	r = jv_object_set(r, jv_string("Status"), jv_string(c->rc == 0 ? "SUCCEEDED" : "FAILED"));
+	asl_format_time(now(c->f.x), t);
+	r = jv_object_set(r, jv_string("StopDate"), jv_string(t));
+	buf_free(&res);
+	buf_free(&arn);
+	return r;
+}
+
 /* Child C of G ended (c->rc, c->out, c->e). */
 static void group_child_done(struct group *g, struct fiber *c)
 {
@@ -1315,6 +1377,8 @@ static void group_child_done(struct group *g, struct fiber *c)
 	g->done++;
 	o->f.prev = c->f.prev;
 	int fatal = c->rc < 0 && (c->e.timed_out || c->e.runtime || c->e.aborted);
+	if (g->writer && !fatal)
+		g->records = jv_array_set(g->records, c->index, child_record(g, c));
 	if (g->is_map && !g->s->distributed && !fatal)
 		emit(&o->f, c->rc < 0 ? "MapIterationFailed" : "MapIterationSucceeded",
 		     c->rc < 0 ? "mapIterationFailedEventDetails" : "mapIterationSucceededEventDetails",
@@ -1351,6 +1415,7 @@ static struct group *group_new(struct fiber *fb, const struct asl_state *s, int 
 	g->eff = jv_copy(fb->eff);
 	g->items = jv_invalid();
 	g->results = jv_array();
+	g->writer_params = g->records = jv_invalid();
 	g->tol_count = g->tol_pct = -1;
 	return g;
 }
@@ -1578,7 +1643,65 @@ static void map_start(struct fiber *fb, const struct asl_state *s)
 	g->total = 2;
 	g->tol_count = tol_count;
 	g->tol_pct = tol_pct;
+	if (s->distributed && jv_get_kind(s->result_writer) == JV_KIND_OBJECT) {
+		jv params = jv_object();
+		if (s->t_writer_params) {
+			jv_free(params);
+			if (tmpl_eval(f, s->t_writer_params, eff, &params, e) < 0) {
+				fb->op_rc = -1;
+				group_free(g);
+				return;
+			}
+		}
+		g->writer = 1;
+		g->writer_params = params;
+		g->records = jv_array();
+		const char *sm = f->x->o->sm_name && *f->x->o->sm_name ? f->x->o->sm_name : "state-machine";
+		buf_printf(&g->label, "%s/%s", sm, s->label ? s->label : s->name);
+	}
 	group_go(fb, g);
+}
+
+/* A ResultWriter's Map: the records go to files, and the state's result
+ * says where (or the state fails with States.ResultWriterFailed). */
+static void write_results(struct fiber *fb, struct group *g)
+{
+	jv ok = jv_array(), failed = jv_array();
+	jv_array_foreach(g->records, i, r) {
+		(void)i;
+		jv st = jv_get_kind(r) == JV_KIND_OBJECT ? jv_object_get(jv_copy(r), jv_string("Status"))
+		                                         : jv_invalid();
+		int good = jv_get_kind(st) == JV_KIND_STRING && !strcmp(jv_string_value(st), "SUCCEEDED");
+		jv_free(st);
+		if (jv_get_kind(r) != JV_KIND_OBJECT)
+			jv_free(r);
+		else if (good)
+			ok = jv_array_append(ok, r);
+		else
+			failed = jv_array_append(failed, r);
+	}
+	char id[40];
+	ids_uuid(id);
+	struct buf res = BUF_INIT, arn = BUF_INIT;
+	buf_printf(&res, "mapRun:%s:%s", buf_str(&g->label), id);
+	ids_arn(&arn, "states", buf_str(&res));
+	jv details;
+	char *err = NULL;
+	if (asl_write_results(fb->f.x->o->s3_root, g->writer_params, buf_str(&arn), id, ok, failed,
+	                      &details, &err) < 0) {
+		fb->op_rc = -1;
+		set_err(&fb->e, "States.ResultWriterFailed", err);
+		free(err);
+	} else {
+		jv_free(fb->res);
+		jv r = jv_object_set(jv_object(), jv_string("MapRunArn"), jv_string(buf_str(&arn)));
+		fb->res = jv_object_set(r, jv_string("ResultWriterDetails"), details);
+		fb->res_bound = size_bound(fb->res, DATA_LIMIT);
+	}
+	jv_free(ok);
+	jv_free(failed);
+	buf_free(&res);
+	buf_free(&arn);
 }
 
 /* The owner's group is complete: turn it into the state's result
@@ -1608,14 +1731,18 @@ static void group_collect(struct fiber *fb)
 			memset(&g->first, 0, sizeof g->first);
 		}
 	} else {
-		if (g->is_map) {
-			if (g->s->distributed)
-				emit(f, "MapRunSucceeded", NULL, jv_invalid());
-			emit(f, "MapStateSucceeded", NULL, jv_invalid());
-		}
 		fb->res = g->results;
 		g->results = jv_invalid();
 		fb->res_bound = g->total;
+		if (g->writer)
+			write_results(fb, g);
+		if (g->is_map && fb->op_rc == 0) {
+			if (g->s->distributed)
+				emit(f, "MapRunSucceeded", NULL, jv_invalid());
+			emit(f, "MapStateSucceeded", NULL, jv_invalid());
+		} else if (g->is_map) {
+			emit(f, "MapRunFailed", NULL, jv_invalid());
+		}
 	}
 	group_free(g);
 }

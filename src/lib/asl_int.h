@@ -105,7 +105,7 @@ struct asl_state {
 	int has_result_path, result_path_null;
 	jv parameters, result_selector, result, assign;
 	struct tmpl *t_parameters, *t_result_selector, *t_assign, *t_item_selector,
-	            *t_batch_input, *t_reader_params;
+	            *t_batch_input, *t_reader_params, *t_writer_params;
 
 	/* Choice */
 	struct choice_rule *choices;
@@ -183,5 +183,11 @@ int asl_string_matches(const char *s, const char *pattern);
 /* asl_reader.c: a Map's ItemReader over local files; PARAMS are its
  * evaluated Parameters. 0 with *items, or -1 with a message in *err. */
 int asl_read_items(const char *root, jv reader, jv params, jv *items, char **err);
+/* A distributed Map's ResultWriter: the child executions' records (arrays,
+ * not consumed) into ROOT/Bucket/Prefix/RUN_ID/{SUCCEEDED,FAILED}_0.json
+ * and manifest.json, as AWS writes them to S3. 0 with *details
+ * ({"Bucket", "Key"} of the manifest), or -1 with a message in *err. */
+int asl_write_results(const char *root, jv params, const char *map_run_arn, const char *run_id,
+                      jv succeeded, jv failed, jv *details, char **err);
 
 #endif

@@ -1042,6 +1042,7 @@ static void state_clear(struct asl_state *s)
 	asl_tmpl_free(s->t_item_selector);
 	asl_tmpl_free(s->t_batch_input);
 	asl_tmpl_free(s->t_reader_params);
+	asl_tmpl_free(s->t_writer_params);
 	for (int i = 0; i < s->nchoices; i++)
 		choice_clear(&s->choices[i]);
 	free(s->choices);
@@ -1709,8 +1710,14 @@ static void load_state(struct ld *l, jv st, const char *name, const char *loc,
 				at_most_one(l, s->item_batcher, name, loc, "MaxInputBytesPerBatch", "MaxInputBytesPerBatchPath");
 			}
 		}
-		if (has(st, "ResultWriter"))
+		if (has(st, "ResultWriter")) {
 			s->result_writer = get(st, "ResultWriter");
+			jv wp = jv_get_kind(s->result_writer) == JV_KIND_OBJECT
+			      ? get(s->result_writer, "Parameters") : jv_invalid();
+			if (jv_get_kind(wp) == JV_KIND_OBJECT)
+				s->t_writer_params = asl_tmpl_compile(wp);
+			jv_free(wp);
+		}
 		if (has(st, "Label")) {
 			jv lb = get(st, "Label");
 			if (jv_get_kind(lb) == JV_KIND_STRING) {

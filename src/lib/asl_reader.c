@@ -292,3 +292,120 @@ int asl_read_items(const char *root, jv reader, jv params, jv *items, char **err
 	jv_free(config);
 	return rc;
 }
+
+/* ---- ResultWriter ---------------------------------------------------------- */
+
+/* Make the folders of PATH below ROOT (ROOT itself must exist). */
+static int make_parents(const char *root, const char *path, char **err)
+{
+	char *p = xstrdup(path);
+	for (char *s = p + strlen(root) + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+			fail(err, "%s: %s", p, strerror(errno));
+			free(p);
+			return -1;
+		}
+		*s = '/';
+	}
+	free(p);
+	return 0;
+}
+
+/* Write TEXT to ROOT/BUCKET/KEY, whole or not at all (a temporary file
+ * renamed into place). */
+static int put_object(const char *root, const char *bucket, const char *key,
+                      const char *text, size_t len, char **err)
+{
+	struct buf path = BUF_INIT, tmp = BUF_INIT;
+	buf_printf(&path, "%s/%s/%s", root, bucket, key);
+	struct stat st;
+	int rc = 0;
+	buf_printf(&tmp, "%s/%s", root, bucket);
+	if (stat(buf_str(&tmp), &st) < 0 || !S_ISDIR(st.st_mode)) {
+		rc = fail(err, "the bucket %s does not exist (no folder %s)", bucket, buf_str(&tmp));
+		goto out;
+	}
+	if (make_parents(root, buf_str(&path), err) < 0) {
+		rc = -1;
+		goto out;
+	}
+	buf_reset(&tmp);
+	buf_printf(&tmp, "%s.tmp", buf_str(&path));
+	FILE *f = fopen(buf_str(&tmp), "w");
+	if (!f) {
+		rc = fail(err, "%s: %s", buf_str(&tmp), strerror(errno));
+		goto out;
+	}
+	int bad = fwrite(text, 1, len, f) != len;
+	bad |= fclose(f) != 0;
+	if (bad || rename(buf_str(&tmp), buf_str(&path)) < 0) {
+		rc = fail(err, "%s: %s", buf_str(&path), strerror(errno));
+		remove(buf_str(&tmp));
+	}
+out:
+	buf_free(&path);
+	buf_free(&tmp);
+	return rc;
+}
+
+int asl_write_results(const char *root, jv params, const char *map_run_arn, const char *run_id,
+                      jv succeeded, jv failed, jv *details, char **err)
+{
+	if (!root)
+		root = ".";
+	const char *bucket = str_param(params, "Bucket");
+	const char *prefix = str_param(params, "Prefix");
+	if (!bucket || !*bucket)
+		return fail(err, "the ResultWriter needs a Bucket parameter");
+	if (!safe_component(bucket) || strchr(bucket, '/') || (prefix && !safe_component(prefix)))
+		return fail(err, "the Bucket or Prefix leaves the S3 root: %s/%s", bucket,
+		            prefix ? prefix : "");
+	struct buf base = BUF_INIT;
+	if (prefix && *prefix)
+		buf_printf(&base, "%s%s", prefix, prefix[strlen(prefix) - 1] == '/' ? "" : "/");
+	buf_printf(&base, "%s/", run_id);
+	jv files = jv_object();
+	const struct { const char *status; jv records; } kinds[] = {
+		{ "FAILED", failed }, { "PENDING", jv_null() }, { "SUCCEEDED", succeeded },
+	};
+	int rc = 0;
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && rc == 0; i++) {
+		jv list = jv_array();
+		if (jv_get_kind(kinds[i].records) == JV_KIND_ARRAY &&
+		    jv_array_length(jv_copy(kinds[i].records)) > 0) {
+			struct buf key = BUF_INIT, text = BUF_INIT;
+			buf_printf(&key, "%s%s_0.json", buf_str(&base), kinds[i].status);
+			asl_json_dump(kinds[i].records, &text);
+			rc = put_object(root, bucket, buf_str(&key), text.s, text.len, err);
+			jv entry = jv_object_set(jv_object(), jv_string("Key"), jv_string(buf_str(&key)));
+			list = jv_array_append(list, jv_object_set(entry, jv_string("Size"),
+			                                           jv_number((double)text.len)));
+			buf_free(&key);
+			buf_free(&text);
+		}
+		files = jv_object_set(files, jv_string(kinds[i].status), list);
+	}
+	struct buf key = BUF_INIT;
+	buf_printf(&key, "%smanifest.json", buf_str(&base));
+	if (rc == 0) {
+		jv m = jv_object_set(jv_object(), jv_string("DestinationBucket"), jv_string(bucket));
+		m = jv_object_set(m, jv_string("MapRunArn"), jv_string(map_run_arn));
+		m = jv_object_set(m, jv_string("ResultFiles"), jv_copy(files));
+		struct buf text = BUF_INIT;
+		asl_json_dump(m, &text);
+		jv_free(m);
+		rc = put_object(root, bucket, buf_str(&key), text.s, text.len, err);
+		buf_free(&text);
+	}
+	if (rc == 0) {
+		jv d = jv_object_set(jv_object(), jv_string("Bucket"), jv_string(bucket));
+		*details = jv_object_set(d, jv_string("Key"), jv_string(buf_str(&key)));
+	}
+	jv_free(files);
+	buf_free(&key);
+	buf_free(&base);
+	return rc;
+}

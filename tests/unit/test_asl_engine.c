@@ -97,6 +97,7 @@ static void run(const char *def_text, const char *input, int virtual_time, struc
 	struct asl_options o;
 	memset(&o, 0, sizeof o);
 	o.exec_name = "e";
+	o.sm_name = "sm";
 	o.virtual_time = virtual_time;
 	o.start_time = 1000;
 	o.task_start = start;
@@ -356,6 +357,84 @@ static void test_batches_and_max_items_paths(void)
 	unit_rmrf(dir);
 }
 
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	if (!fp)
+		return NULL;
+	struct buf b = BUF_INIT;
+	char tmp[4096];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0)
+		buf_add(&b, tmp, n);
+	fclose(fp);
+	return buf_detach(&b);
+}
+
+static void test_result_writer(void)
+{
+	/* a distributed Map with a ResultWriter writes its children's records
+	 * under ROOT/Bucket/Prefix/RUN/ and answers where the manifest is */
+	char dir[64];
+	CHECK(unit_tmpdir(dir, "asl") == 0);
+	char path[512];
+	snprintf(path, sizeof path, "%s/results", dir);
+	mkdir(path, 0700);
+	s3_root = dir;
+	const char *def =
+	    "{\"StartAt\":\"M\",\"States\":{\"M\":{\"Type\":\"Map\",\"End\":true,\"Label\":\"L\","
+	    "\"ToleratedFailureCount\":5,"
+	    "\"ResultWriter\":{\"Resource\":\"arn:aws:states:::s3:putObject\",\"Parameters\":"
+	    "{\"Bucket.$\":\"$.bucket\",\"Prefix\":\"jobs\"}},\"ItemsPath\":\"$.items\","
+	    "\"ItemProcessor\":{\"ProcessorConfig\":{\"Mode\":\"DISTRIBUTED\",\"ExecutionType\":\"STANDARD\"},"
+	    "\"StartAt\":\"C\",\"States\":{\"C\":{\"Type\":\"Choice\",\"Choices\":[{\"Variable\":\"$\","
+	    "\"NumericEquals\":2,\"Next\":\"F\"}],\"Default\":\"P\"},"
+	    "\"F\":{\"Type\":\"Fail\",\"Error\":\"Two\",\"Cause\":\"no twos\"},"
+	    "\"P\":{\"Type\":\"Pass\",\"End\":true}}}}}}";
+	host_reset();
+	struct asl_result r;
+	run(def, "{\"bucket\":\"results\",\"items\":[1,2,3]}", 1, &r);
+	CHECK_STR(asl_status_name(r.status), "SUCCEEDED");
+	jv key = jv_object_get(jv_object_get(jv_copy(r.output), jv_string("ResultWriterDetails")),
+	                       jv_string("Key"));
+	jv arn = jv_object_get(jv_copy(r.output), jv_string("MapRunArn"));
+	CHECK(jv_get_kind(key) == JV_KIND_STRING && jv_get_kind(arn) == JV_KIND_STRING);
+	if (jv_get_kind(key) == JV_KIND_STRING && jv_get_kind(arn) == JV_KIND_STRING) {
+		CHECK(strstr(jv_string_value(arn), ":mapRun:sm/L:") != NULL);
+		CHECK(!strncmp(jv_string_value(key), "jobs/", 5));
+		snprintf(path, sizeof path, "%s/results/%s", dir, jv_string_value(key));
+		char *manifest = slurp(path);
+		CHECK(manifest != NULL);
+		CHECK(manifest && strstr(manifest, "\"DestinationBucket\":\"results\"") != NULL);
+		CHECK(manifest && strstr(manifest, "SUCCEEDED_0.json") != NULL);
+		CHECK(manifest && strstr(manifest, "FAILED_0.json") != NULL);
+		free(manifest);
+		char *slash = strrchr(path, '/');
+		size_t room = sizeof path - (size_t)(slash + 1 - path);
+		snprintf(slash + 1, room, "SUCCEEDED_0.json");
+		char *ok = slurp(path);
+		CHECK(ok && strstr(ok, "\"Input\":\"1\"") && strstr(ok, "\"Input\":\"3\"") &&
+		      !strstr(ok, "\"Input\":\"2\""));
+		CHECK(ok && strstr(ok, "\"Status\":\"SUCCEEDED\""));
+		free(ok);
+		snprintf(slash + 1, room, "FAILED_0.json");
+		char *bad = slurp(path);
+		CHECK(bad && strstr(bad, "\"Error\":\"Two\"") && strstr(bad, "\"Cause\":\"no twos\""));
+		free(bad);
+	}
+	jv_free(key);
+	jv_free(arn);
+	asl_result_free(&r);
+
+	/* no such bucket: States.ResultWriterFailed */
+	run(def, "{\"bucket\":\"nope\",\"items\":[1]}", 1, &r);
+	CHECK_STR(asl_status_name(r.status), "FAILED");
+	CHECK_STR(r.error ? r.error : "", "States.ResultWriterFailed");
+	asl_result_free(&r);
+	s3_root = NULL;
+	unit_rmrf(dir);
+}
+
 int main(void)
 {
 	RUN(test_parallel_tasks_run_at_once);
@@ -367,5 +446,6 @@ int main(void)
 	RUN(test_timeout_with_task_in_flight);
 	RUN(test_nested_map_in_parallel);
 	RUN(test_batches_and_max_items_paths);
+	RUN(test_result_writer);
 	return UNIT_DONE();
 }
