@@ -1272,6 +1272,8 @@ static void launch(struct group *g)
 		c->f.entered_id = o->f.entered_id;
 		if (s->t_item_selector) {
 			if (tmpl_eval(&c->f, s->t_item_selector, g->eff, &in, &c->e) < 0) {
+				jv_free(item);
+				c->f.map_value = jv_invalid();
 				group_fail(g, &c->e, c->e.runtime);
 				o->f.prev = c->f.prev;
 				fiber_release(c);

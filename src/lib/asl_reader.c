@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "asl_int.h"
+#include "json.h"
 #include "util.h"
 
 static int fail(char **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -250,13 +251,15 @@ int asl_read_items(const char *root, jv reader, jv params, jv *items, char **err
 				const char *e = nl ? nl : end;
 				line++;
 				if (e > p) {
-					jv v = jv_parse_sized(p, (int)(e - p));
+					struct buf why = BUF_INIT;
+					jv v = jx_parse(p, (size_t)(e - p), &why);
 					if (!jv_is_valid(v)) {
 						jv_free(v);
-						rc = fail(err, "%s:%ld: invalid JSON", buf_str(&path), line);
+						rc = fail(err, "%s:%ld: %s", buf_str(&path), line, buf_str(&why));
 					} else {
 						r = jv_array_append(r, v);
 					}
+					buf_free(&why);
 				}
 				p = nl ? nl + 1 : end;
 			}
@@ -265,7 +268,7 @@ int asl_read_items(const char *root, jv reader, jv params, jv *items, char **err
 			else
 				jv_free(r);
 		} else if (rc == 0) {
-			jv v = jv_parse_sized(data.s ? data.s : "", (int)data.len);
+			jv v = jx_parse(data.s ? data.s : "", data.len, NULL);
 			if (jv_get_kind(v) != JV_KIND_ARRAY) {
 				jv_free(v);
 				rc = fail(err, "%s: the file does not hold a JSON array", buf_str(&path));

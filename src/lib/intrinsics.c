@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "intrinsics.h"
+#include "json.h"
 #include "util.h"
 
 enum node_kind { N_CALL, N_LITERAL, N_PATH };
@@ -532,7 +533,7 @@ static int call(struct ev *e, const char *fn, jv *a, int n, jv *out)
 			*out = jv_null();
 			return 0;
 		}
-		jv v = jv_parse(s);
+		jv v = jx_parse(s, strlen(s), NULL);
 		if (!jv_is_valid(v)) {
 			jv_free(v);
 			return everr(e, "The StringToJson function could not parse its argument as JSON");

@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "fn.h"
 #include "ids.h"
+#include "json.h"
 #include "jobs.h"
 #include "ndjson.h"
 #include "state.h"
@@ -290,7 +291,7 @@ struct task_call {
 static void task_done(void *arg, int status, const char *text, size_t len)
 {
 	struct task_call *tc = arg;
-	jv v = jv_parse_sized(len ? text : "null", len ? (int)len : 4);
+	jv v = jx_parse(len ? text : "null", len ? len : 4, NULL);
 	if (status == FN_OK) {
 		if (jv_is_valid(v))
 			asl_task_succeed(tc->t, v);
