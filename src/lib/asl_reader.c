@@ -57,17 +57,8 @@ static int safe_component(const char *s)
 
 static int read_all(const char *path, struct buf *b, char **err)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
+	if (buf_read_file(b, path) < 0)
 		return fail(err, "%s: %s", path, strerror(errno));
-	char tmp[65536];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-		buf_add(b, tmp, n);
-	int bad = ferror(f);
-	fclose(f);
-	if (bad)
-		return fail(err, "%s: read error", path);
 	return 0;
 }
 

@@ -106,29 +106,14 @@ static const char *state_opt;
 /* Read the definition file DEF; exits 2 when it cannot be read or parsed. */
 static jv read_definition(const char *path, int allow_bad_json)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
+	struct buf b = BUF_INIT, why = BUF_INIT;
+	if (buf_read_file(&b, path) < 0)
 		dief(EK_USAGE, "%s: %s", path, strerror(errno));
-	struct buf b = BUF_INIT;
-	char tmp[65536];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
-		buf_add(&b, tmp, n);
-	int bad = ferror(f);
-	fclose(f);
-	if (bad)
-		dief(EK_USAGE, "%s: read error", path);
-	jv def = jv_parse_sized(b.s ? b.s : "", (int)b.len);
+	jv def = jx_parse(b.s ? b.s : "", b.len, &why);
 	buf_free(&b);
-	if (!jv_is_valid(def)) {
-		jv msg = jv_invalid_get_msg(def);
-		if (allow_bad_json) {
-			jv_free(msg);
-			return jv_invalid();
-		}
-		dief(EK_USAGE, "%s: invalid JSON: %s", path,
-		     jv_get_kind(msg) == JV_KIND_STRING ? jv_string_value(msg) : "?");
-	}
+	if (!jv_is_valid(def) && !allow_bad_json)
+		dief(EK_USAGE, "%s: %s", path, buf_str(&why));
+	buf_free(&why);
 	return def;
 }
 

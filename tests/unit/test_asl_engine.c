@@ -359,15 +359,11 @@ static void test_batches_and_max_items_paths(void)
 
 static char *slurp(const char *path)
 {
-	FILE *fp = fopen(path, "r");
-	if (!fp)
-		return NULL;
 	struct buf b = BUF_INIT;
-	char tmp[4096];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof tmp, fp)) > 0)
-		buf_add(&b, tmp, n);
-	fclose(fp);
+	if (buf_read_file(&b, path) < 0) {
+		buf_free(&b);
+		return NULL;
+	}
 	return buf_detach(&b);
 }
 
