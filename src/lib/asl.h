@@ -59,6 +59,10 @@ struct asl_task;
 typedef void (*asl_task_start_fn)(void *ctx, struct asl_task *t, const char *resource,
                                   jv input, double timeout_s);
 typedef void (*asl_task_wait_fn)(void *ctx, int timeout_ms);
+/* Optional: the task's branch was stopped (a sibling failed, the execution
+ * timed out or was aborted): end it soon. The host still reports it, later,
+ * never from inside task_cancel; the engine ignores the outcome. */
+typedef void (*asl_task_cancel_fn)(void *ctx, struct asl_task *t);
 void asl_task_succeed(struct asl_task *t, jv result);
 void asl_task_fail(struct asl_task *t, const char *error, const char *cause);
 
@@ -75,6 +79,7 @@ struct asl_options {
 	asl_task_fn task;           /* NULL: every Task fails, unless... */
 	asl_task_start_fn task_start;  /* ...Tasks run without blocking */
 	asl_task_wait_fn task_wait;
+	asl_task_cancel_fn task_cancel;
 	void *task_ctx;             /* for task, task_start and task_wait */
 	const char *s3_root;        /* ItemReader: S3 bucket B is ROOT/B ("." if NULL) */
 	size_t input_size;          /* the input's JSON text length, if known */

@@ -775,6 +775,7 @@ struct fiber {
 	struct fiber *sib_prev, *sib_next;
 	struct group *g;         /* WF_GROUP: the group it waits for */
 	int is_top;              /* the execution's own fiber */
+	struct asl_task *task;   /* WF_TASK: what the host runs for it */
 	jv out;                  /* the branch's output once finished */
 	jv in_copy;              /* a ResultWriter's child: its input */
 	double started;
@@ -971,6 +972,9 @@ static void fiber_cancel(struct fiber *fb)
 		graveyard(fb);
 		break;
 	case WF_TASK:       /* freed when the host reports the task's end */
+		if (fb->task && fb->f.x->o->task_cancel)
+			fb->f.x->o->task_cancel(fb->f.x->o->task_ctx, fb->task);
+		break;
 	case WF_READY:      /* freed when it leaves the ready queue */
 	case WF_NONE:
 		break;
@@ -1033,6 +1037,7 @@ static void task_end(struct asl_task *t, int rc, jv out, const char *error, cons
 {
 	struct asl_loop *eng = t->eng;
 	struct fiber *fb = t->fb;
+	fb->task = NULL;
 	eng->tasks_out--;
 	fb->f.x->tasks_out--;
 	if (fb->cancelled) {
@@ -1178,6 +1183,7 @@ static void task_start(struct fiber *fb, const struct asl_state *s)
 		}
 	}
 	fb->waiting = WF_TASK;
+	fb->task = t;
 	fb->in_start = 1;
 	fb->eng->tasks_out++;
 	fb->f.x->tasks_out++;

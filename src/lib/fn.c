@@ -529,6 +529,32 @@ int fn_start(struct fn_invoker *inv, const struct fn *f, const char *payload, si
 
 /* Every way a spawn-mode call ends, judged as Lambda would. What the
  * handler logged reaches the user, as Lambda's logs would. */
+void fn_cancel(struct fn_invoker *inv, void *arg)
+{
+	/* queued: ends now, with the error a timeout would give */
+	struct job **pp = &inv->queue, *prev = NULL;
+	while (*pp) {
+		struct job *j = *pp;
+		if (j->arg != arg) {
+			prev = j;
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		if (inv->queue_tail == j)
+			inv->queue_tail = prev;
+		timeout_error(&j->f, j->rid, &j->result);
+		job_end(inv, j, FN_ERROR);
+	}
+	/* running: its deadline is now, so the next fn_dispatch ends it */
+	int64_t now = clock_mono_ms();
+	for (size_t i = 0; i < inv->nruns; i++) {
+		struct run *r = inv->runs[i];
+		if (r->state == RUN_ACTIVE && r->job && r->job->arg == arg)
+			r->job->deadline = now;
+	}
+}
+
 static int spawn_result(const struct job *j, const struct proc_result *r,
                         const struct buf *out, struct buf *result)
 {

@@ -158,5 +158,9 @@ void fn_dispatch(struct fn_invoker *inv, struct pollfd *fds, int n);
  * there is one, else starts another (within the limit), else waits. An idle warm
  * process is ended to make room when the limit is reached. */
 void fn_set_max_procs(struct fn_invoker *inv, int n);
+/* Stop the invocations started with ARG: a queued one ends at once, a
+ * running one as at its timeout (its process group killed). Their DONE
+ * is still called, from fn_dispatch, with the error. */
+void fn_cancel(struct fn_invoker *inv, void *arg);
 
 #endif

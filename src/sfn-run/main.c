@@ -266,16 +266,31 @@ static struct fn *find_function(struct run_ctx *c, const char *name, struct fn *
 	return NULL;
 }
 
+/* A Task's function call, on the list of those running. */
 struct task_call {
 	struct asl_task *t;
 	double timeout_s;
+	struct task_call *prev, *next;
 };
+
+static struct task_call *calls;   /* the function calls running */
+
+static void call_unlink(struct task_call *tc)
+{
+	if (tc->prev)
+		tc->prev->next = tc->next;
+	else
+		calls = tc->next;
+	if (tc->next)
+		tc->next->prev = tc->prev;
+}
 
 /* A function's answer becomes the Task's result; its error object's
  * errorType the Task's error, the object itself the cause. */
 static void task_done(void *arg, int status, const char *text, size_t len)
 {
 	struct task_call *tc = arg;
+	call_unlink(tc);
 	jv v = jx_parse(len ? text : "null", len ? len : 4, NULL);
 	if (status == FN_OK) {
 		if (jv_is_valid(v))
@@ -328,11 +343,24 @@ static void task_start(void *vctx, struct asl_task *t, const char *resource, jv 
 	struct task_call *tc = xcalloc(1, sizeof *tc);
 	tc->t = t;
 	tc->timeout_s = timeout_s;
+	tc->next = calls;
+	if (calls)
+		calls->prev = tc;
+	calls = tc;
 	fn_start(c->inv, f, text.s ? text.s : "null", text.s ? text.len : 4, task_done, tc);
 	buf_free(&text);
 	f->timeout_ms = saved;
 	if (f == &stored)
 		fn_free(&stored);
+}
+
+/* A Task's branch was stopped: its function too. */
+static void task_cancel(void *vctx, struct asl_task *t)
+{
+	struct run_ctx *c = vctx;
+	for (struct task_call *tc = calls; tc; tc = tc->next)
+		if (tc->t == t)
+			fn_cancel(c->inv, tc);
 }
 
 /* The engine has nothing to do until a function answers: wait for that,
@@ -510,6 +538,7 @@ static struct slot *slot_start(struct runner *rn, asl_loop *l, const char *raw, 
 	o->role_arn = c->rec.role_arn;
 	o->task_start = task_start;
 	o->task_wait = task_wait;
+	o->task_cancel = task_cancel;
 	o->task_ctx = c;
 	o->s3_root = c->s3_root;
 	o->input_size = len;

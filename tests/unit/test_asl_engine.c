@@ -23,7 +23,7 @@ struct pending {
 static struct host {
 	struct pending q[4096];
 	int head, tail;
-	int started, max_inflight, waits, hold;
+	int started, max_inflight, waits, hold, cancels;
 } h;
 
 static void host_reset(void)
@@ -79,6 +79,14 @@ static void wait_fn(void *ctx, int timeout_ms)
 	free(p.resource);
 }
 
+static void cancel_fn(void *ctx, struct asl_task *t)
+{
+	(void)ctx;
+	for (int i = h.head; i < h.tail; i++)
+		if (h.q[i].t == t)
+			h.cancels++;
+}
+
 static const char *s3_root;
 
 static void run(const char *def_text, const char *input, int virtual_time, struct asl_result *r)
@@ -102,6 +110,7 @@ static void run(const char *def_text, const char *input, int virtual_time, struc
 	o.start_time = 1000;
 	o.task_start = start;
 	o.task_wait = wait_fn;
+	o.task_cancel = cancel_fn;
 	o.history = 1;
 	o.s3_root = s3_root;
 	jv in = jv_parse(input);
@@ -192,6 +201,7 @@ static void test_branch_failure_cancels_siblings(void)
 	CHECK_STR(asl_status_name(r.status), "FAILED");
 	CHECK_STR(r.error ? r.error : "", "Custom.Error");
 	CHECK_INT(h.head, h.tail);   /* every task reported before asl_run returned */
+	CHECK_INT(h.cancels, 1);     /* A's, when B failed */
 	/* A2 never ran */
 	char *hist = dumps(r.history);
 	CHECK(strstr(hist, "\"A2\"") == NULL);

@@ -279,6 +279,43 @@ static void timeouts(void)
 	fn_invoker_free(inv);
 }
 
+/* fn_cancel: a running call's process group is killed, a queued call
+ * never starts; both still answer, with the timeout's error. */
+static void cancel(void)
+{
+	fresh("cancel");
+	char *argv[] = { "sh", "-c", "echo $$ >\"$D/pid\"; sleep 30", NULL };
+	struct fn f = mk("long", FN_SPAWN, 60000, argv);
+	struct fn_invoker *inv = fn_invoker_new();
+	fn_set_max_procs(inv, 1);
+	struct answer a = { 0, 0, NULL }, b = { 0, 0, NULL };
+	fn_start(inv, &f, "1", 1, collect, &a);
+	fn_start(inv, &f, "2", 1, collect, &b);
+	fn_cancel(inv, &b);   /* queued behind a */
+	/* let a start and write its pid, then cancel it */
+	struct pollfd fds[16];
+	pid_t pid = 0;
+	for (int i = 0; i < 400 && !(pid = read_pid("pid")); i++) {
+		int timeout = 10;
+		int n = fn_pollfds(inv, fds, 16, &timeout);
+		poll(fds, (nfds_t)n, timeout);
+		fn_dispatch(inv, fds, n);
+	}
+	CHECK(pid > 0);
+	CHECK_INT(b.calls, 1);
+	CHECK(b.result && error_type_is(b.result, "Sandbox.Timedout"));
+	fn_cancel(inv, &a);
+	drive(inv);
+	CHECK_INT(a.calls, 1);
+	CHECK_INT(a.status, FN_ERROR);
+	CHECK(a.result && error_type_is(a.result, "Sandbox.Timedout"));
+	if (pid > 0)
+		CHECK(gone(pid));
+	free(a.result);
+	free(b.result);
+	fn_invoker_free(inv);
+}
+
 /* A command that cannot start fails through the callback, from
  * fn_dispatch, never from fn_start. */
 static void cannot_start(void)
@@ -475,6 +512,7 @@ int main(void)
 	RUN(max_procs);
 	RUN(stream_warm);
 	RUN(timeouts);
+	RUN(cancel);
 	RUN(cannot_start);
 	RUN(non_reader);
 	RUN(callback_starts);
