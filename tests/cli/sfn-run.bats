@@ -315,3 +315,24 @@ DEF
 	[ "$(wc -l <seen)" -eq 6 ]
 	[ "$(sort -n seen | tail -1)" -le 2 ]
 }
+
+@test "a branch stopped by the execution's timeout has its function killed" {
+	# slow.sh would write "finished" after 30 s; sfn-run does not wait for
+	# that: it kills the process when the execution times out
+	cat >slow.sh <<'SH'
+#!/bin/sh
+: >"$1/started"
+sleep 30
+: >"$1/finished"
+SH
+	chmod +x slow.sh
+	cat >to.json <<'DEF'
+{"TimeoutSeconds":1,"StartAt":"P","States":{"P":{"Type":"Parallel","End":true,"Branches":[
+ {"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":5,"End":true}}},
+ {"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:1:function:slow","TimeoutSeconds":60,"End":true}}}]}}}
+DEF
+	expect 1 sfn-run run to.json --fn "slow=$WORK/slow.sh $WORK" <<<'{}'
+	[[ $output == *'"status":"TIMED_OUT"'* ]]
+	[ -e started ]
+	[ ! -e finished ]
+}
