@@ -2249,6 +2249,8 @@ static void idle_wait(struct asl_loop *l)
 	double left = isinf(until) ? INFINITY : until - wall_now();
 	if (l->stopping && (isinf(left) || left > 0.2))
 		left = 0.2;
+	if (!isinf(left) && left > 3600)
+		left = 3600;   /* a long wait is waited in hours: the loop comes back */
 	if (l->tasks_out == 0 && isinf(left)) {
 		for (struct exec *x = l->execs; x; x = x->next)
 			if (!x->reported && !x->o->virtual_time)

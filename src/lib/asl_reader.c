@@ -276,9 +276,10 @@ int asl_read_items(const char *root, jv reader, jv params, jv *items, char **err
 	if (rc == 0 && jv_get_kind(config) == JV_KIND_OBJECT) {
 		jv mx = jv_object_get(jv_copy(config), jv_string("MaxItems"));
 		if (jv_get_kind(mx) == JV_KIND_NUMBER) {
-			int m = (int)jv_number_value(mx);
-			if (m > 0 && m < jv_array_length(jv_copy(*items)))
-				*items = jv_array_slice(*items, 0, m);
+			double m = jv_number_value(mx);
+			int len = jv_array_length(jv_copy(*items));
+			if (m >= 1 && m < len)
+				*items = jv_array_slice(*items, 0, (int)m);
 		}
 		jv_free(mx);
 	}

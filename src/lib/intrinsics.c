@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -406,9 +407,22 @@ static int want_int(struct ev *e, const char *fn, jv *a, int i, long *out)
 	return 0;
 }
 
+/* A double as a long, clamped to the range a long holds (NaN: 0), as
+ * Java's casts and Math.round saturate. */
+static long to_long(double d)
+{
+	if (isnan(d))
+		return 0;
+	if (d >= 9.2233720368547758e18)
+		return LONG_MAX;
+	if (d <= -9.2233720368547758e18)
+		return LONG_MIN;
+	return (long)d;
+}
+
 static long java_round(double d)
 {
-	return (long)floor(d + 0.5);
+	return to_long(floor(d + 0.5));
 }
 
 static const char b64[] =
@@ -719,10 +733,11 @@ static int call(struct ev *e, const char *fn, jv *a, int n, jv *out)
 		    want_kind(e, fn, a, 1, JV_KIND_NUMBER, "a number") ||
 		    (n == 3 && want_kind(e, fn, a, 2, JV_KIND_NUMBER, "a number")))
 			return -1;
-		lo = (long)jv_number_value(a[0]);
-		hi = (long)jv_number_value(a[1]);
+		/* within +-2^53, where every long is a double and hi - lo fits */
+		lo = to_long(fmax(fmin(jv_number_value(a[0]), 9.0e15), -9.0e15));
+		hi = to_long(fmax(fmin(jv_number_value(a[1]), 9.0e15), -9.0e15));
 		if (n == 3)
-			seed = (long)jv_number_value(a[2]);
+			seed = to_long(jv_number_value(a[2]));
 		if (hi <= lo)
 			return everr(e, "The MathRandom function expects its first argument to be less than its second");
 		uint64_t r;
@@ -741,8 +756,11 @@ static int call(struct ev *e, const char *fn, jv *a, int n, jv *out)
 		if (want_kind(e, fn, a, 0, JV_KIND_NUMBER, "a number") ||
 		    want_kind(e, fn, a, 1, JV_KIND_NUMBER, "a number"))
 			return -1;
-		*out = jv_number((double)(java_round(jv_number_value(a[0])) +
-		                          java_round(jv_number_value(a[1]))));
+		long x = java_round(jv_number_value(a[0])), y = java_round(jv_number_value(a[1]));
+		long sum;
+		if (__builtin_add_overflow(x, y, &sum))
+			return everr(e, "The MathAdd function's result is out of range");
+		*out = jv_number((double)sum);
 		return 0;
 	}
 	if (!strcmp(f, "StringSplit")) {
