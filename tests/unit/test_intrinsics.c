@@ -63,6 +63,9 @@ static const struct { const char *call, *input, *want; } cases[] = {
 	{ "States.MathAdd($.a, $.b)", "{\"a\":1.49,\"b\":1.5}", "3" },
 	{ "States.MathAdd($.a, $.b)", "{\"a\":-1.49,\"b\":-1.5}", "-2" },
 	{ "States.MathAdd(States.MathAdd(1, 2), -1)", "{}", "2" },
+	/* beyond a long: saturated like Java's Math.round, then an overflow */
+	{ "States.MathAdd($.a, $.b)", "{\"a\":1e300,\"b\":1e300}", "ERROR" },
+	{ "States.MathAdd($.a, $.b)", "{\"a\":1e300,\"b\":-1e300}", "-1" },
 	{ "States.StringSplit($.s, '.+,=')", "{\"s\":\"This.is+a,test=string\"}",
 	  "[\"This\",\"is\",\"a\",\"test\",\"string\"]" },
 	{ "States.StringSplit($.s, ',')", "{\"s\":\" , \"}", "[\" \",\" \"]" },
@@ -107,6 +110,9 @@ static void test_random_and_uuid(void)
 	jv again;
 	CHECK(intr_eval("States.MathRandom(1, 1000, 7)", resolve, &in, &again, &err) == 0);
 	CHECK(jv_equal(out, again));
+	/* bounds far beyond a long are clamped, not undefined */
+	CHECK(intr_eval("States.MathRandom(-1e300, 1e300)", resolve, &in, &out, &err) == 0);
+	jv_free(out);
 	CHECK(intr_eval("States.UUID()", resolve, &in, &out, &err) == 0);
 	CHECK(jv_get_kind(out) == JV_KIND_STRING && strlen(jv_string_value(out)) == 36);
 	CHECK(jv_string_value(out)[14] == '4');
