@@ -137,6 +137,49 @@ static void fifo(void)
 	queue_free(&q);
 }
 
+/* A zero visibility timeout shows a message again at once: one receive
+ * still delivers it once. A batch delete sorts current, stale, repeated,
+ * malformed and gone handles as one-by-one deletes would. */
+static void zero_visibility_and_batch_delete(void)
+{
+	struct queue q;
+	queue_defaults(&q);
+	q.name = xstrdup("zero");
+	CHECK_INT(queue_create(st, &q), EK_OK);
+	const char *b[] = { "x", "y", "z" };
+	send_bodies(&q, b, 3, NULL);
+	struct qmsg *m;
+	int n;
+	CHECK_INT(queue_receive(st, &q, 10, 0, &m, &n), EK_OK);
+	CHECK_INT(n, 3);
+	for (int i = 0; i < n; i++) {
+		CHECK_STR(m[i].body, b[i]);
+		CHECK_INT(m[i].receive_count, 1);
+		qmsg_free(&m[i]);
+	}
+	free(m);
+	char bodies[10][16], stale[10][128], cur[10][128];
+	CHECK_INT(recv_into(&q, 10, bodies, stale), 3);       /* shown again at once */
+	clock_advance(q.visibility_ms);
+	CHECK_INT(recv_into(&q, 10, bodies, cur), 3);
+	const char *h[] = { stale[0], cur[0], cur[0], "12.bad", cur[1], "999999.gone.x", cur[2] };
+	const char *codes[7];
+	struct buf whys[7];
+	for (int i = 0; i < 7; i++)
+		whys[i] = (struct buf)BUF_INIT;
+	CHECK_INT(queue_delete_batch(st, &q, h, 7, codes, whys), EK_OK);
+	CHECK_STR(codes[0], "ReceiptHandleIsInvalid");
+	CHECK(codes[1] == NULL && codes[2] == NULL);
+	CHECK_STR(codes[3], "ReceiptHandleIsInvalid");
+	CHECK(codes[4] == NULL && codes[5] == NULL && codes[6] == NULL);
+	for (int i = 0; i < 7; i++)
+		buf_free(&whys[i]);
+	struct qcounts c;
+	CHECK_INT(queue_counts(st, &q, &c), EK_OK);
+	CHECK_INT(c.visible + c.in_flight + c.delayed, 0);
+	queue_free(&q);
+}
+
 int main(void)
 {
 	setenv("EVKIT_NOW", "2027-05-01T00:00:00Z", 1);
@@ -152,6 +195,7 @@ int main(void)
 	RUN(digests);
 	RUN(life);
 	RUN(fifo);
+	RUN(zero_visibility_and_batch_delete);
 	state_close(st);
 	unit_rmrf(dir);
 	return UNIT_DONE();
