@@ -822,9 +822,11 @@ struct receive {
 };
 
 /*
- * Deliver rows ids[0..k) (in that order) in one statement: a new receipt
- * handle each, invisible until now + vis, receive counts up. RETURNING
- * gives rows in no particular order: each goes to its slot by row id.
+ * Deliver rows ids[0..k), whose messages the candidates' SELECT has read
+ * into out[n..n+k), in one statement: a new receipt handle each,
+ * invisible until now + vis, receive counts up. What the statement writes
+ * is computed here too, rather than read back with RETURNING: that would
+ * copy every row once more through a temporary table.
  */
 static int deliver(struct state *st, struct receive *r, const int64_t *ids, int k)
 {
@@ -834,9 +836,7 @@ static int deliver(struct state *st, struct receive *r, const int64_t *ids, int 
 		"UPDATE messages SET visible_ms = ?1, receive_count = receive_count + 1, "
 		"first_receive_ms = coalesce(first_receive_ms, ?2), "
 		"receipt = id || '.' || message_id || '.' || ?3, holder = ?4 "
-		"WHERE id IN (?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
-		"RETURNING id, message_id, receipt, body, md5, attrs, md5_attrs, receive_count, "
-		"sent_ms, first_receive_ms, group_id, dedup_id, seq");
+		"WHERE id IN (?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
 	sqlite3_bind_int64(s, 1, r->now + r->vis);
 	sqlite3_bind_int64(s, 2, r->now);
 	sqlite3_bind_text(s, 3, r->nonce, -1, SQLITE_STATIC);
@@ -844,41 +844,21 @@ static int deliver(struct state *st, struct receive *r, const int64_t *ids, int 
 		sqlite3_bind_text(s, 4, holder, -1, SQLITE_STATIC);
 	for (int j = 0; j < k; j++)
 		sqlite3_bind_int64(s, 5 + j, ids[j]);
-	int sr, rows = 0;
-	while ((sr = sqlite3_step(s)) == SQLITE_ROW) {
-		int64_t id = sqlite3_column_int64(s, 0);
-		int j = 0;
-		while (j < k && ids[j] != id)
-			j++;
-		if (j == k || r->id[r->n + j] == id)
-			continue;  /* not asked for, or twice: cannot happen */
-		struct qmsg *m = &r->out[r->n + j];
-		r->id[r->n + j] = id;
-		m->message_id = col_dup(s, 1);
-		m->receipt = col_dup(s, 2);
-		m->body_len = (size_t)sqlite3_column_bytes(s, 3);
-		m->body = xmalloc(m->body_len + 1);
-		if (m->body_len)
-			memcpy(m->body, sqlite3_column_blob(s, 3), m->body_len);
-		m->body[m->body_len] = '\0';
-		snprintf(m->md5, sizeof m->md5, "%s", sqlite3_column_text(s, 4));
-		m->attrs = col_dup(s, 5);
-		m->md5_attrs = col_dup(s, 6);
-		m->receive_count = sqlite3_column_int(s, 7);
-		m->sent_ms = sqlite3_column_int64(s, 8);
-		m->first_receive_ms = sqlite3_column_int64(s, 9);
-		m->group = col_dup(s, 10);
-		m->dedup = col_dup(s, 11);
-		m->seq = col_dup(s, 12);
-		rows++;
-	}
+	int sr = sqlite3_step(s);
 	sqlite3_reset(s);
-	if (sr != SQLITE_DONE || rows != k) {
-		/* Leave the slots to queue_receive's cleanup. */
-		r->n += k;
-		return state_error(st, sr == SQLITE_DONE ? SQLITE_CORRUPT : sr, "receiving");
+	int changed = sqlite3_changes(state_db(st));
+	for (int j = 0; j < k; j++) {
+		struct qmsg *m = &r->out[r->n];
+		struct buf h = BUF_INIT;
+		buf_printf(&h, "%lld.%s.%s", (long long)ids[j], m->message_id, r->nonce);
+		m->receipt = buf_detach(&h);
+		m->receive_count++;
+		if (m->first_receive_ms < 0)
+			m->first_receive_ms = r->now;
+		r->id[r->n++] = ids[j];
 	}
-	r->n += k;
+	if (sr != SQLITE_DONE || changed != k)
+		return state_error(st, sr == SQLITE_DONE ? SQLITE_CORRUPT : sr, "receiving");
 	return EK_OK;
 }
 
@@ -939,33 +919,78 @@ static int before_delivery(struct state *st, struct receive *r, int64_t id, int 
 	return 0;
 }
 
-/* Messages picked for a receive: row id, receive count, sent time. */
+/* Messages picked for a receive: row id, receive count, sent time, and
+ * the message as read (first_receive_ms -1 before its first receive). */
 struct candidates {
 	int64_t id[10], sent[10];
 	int count[10], n;
+	struct qmsg m[10];
 };
+
+/* What the candidates' SELECTs read, in this order. */
+#define CANDIDATE_COLUMNS "id, receive_count, sent_ms, message_id, body, md5, attrs, " \
+	"md5_attrs, first_receive_ms, group_id, dedup_id, seq"
+
+static void add_candidate(struct candidates *c, sqlite3_stmt *s)
+{
+	int i = c->n++;
+	struct qmsg *m = &c->m[i];
+	memset(m, 0, sizeof *m);
+	c->id[i] = sqlite3_column_int64(s, 0);
+	c->count[i] = m->receive_count = sqlite3_column_int(s, 1);
+	c->sent[i] = m->sent_ms = sqlite3_column_int64(s, 2);
+	m->message_id = col_dup(s, 3);
+	m->body_len = (size_t)sqlite3_column_bytes(s, 4);
+	m->body = xmalloc(m->body_len + 1);
+	if (m->body_len)
+		memcpy(m->body, sqlite3_column_blob(s, 4), m->body_len);
+	m->body[m->body_len] = '\0';
+	snprintf(m->md5, sizeof m->md5, "%s", sqlite3_column_text(s, 5));
+	m->attrs = col_dup(s, 6);
+	m->md5_attrs = col_dup(s, 7);
+	m->first_receive_ms = sqlite3_column_type(s, 8) == SQLITE_NULL ? -1
+	                      : sqlite3_column_int64(s, 8);
+	m->group = col_dup(s, 9);
+	m->dedup = col_dup(s, 10);
+	m->seq = col_dup(s, 11);
+}
 
 /* Deliver the candidates in order, dropping expired ones and moving those
  * past maxReceiveCount; with stop_on_move, stop at the first move. The
  * deliveries are one statement, after the drops and moves: they touch
- * other rows, so the order of the statements does not matter. */
-static int take(struct state *st, struct receive *r, const struct candidates *c,
+ * other rows, so the order of the statements does not matter. Takes the
+ * candidates' messages: delivered ones go to r->out, the others are
+ * freed. */
+static int take(struct state *st, struct receive *r, struct candidates *c,
                 int stop_on_move, int *delivered)
 {
 	int64_t ids[10];
-	int k = 0;
-	for (int i = 0; i < c->n; i++) {
+	int k = 0, i, rc = EK_OK;
+	for (i = 0; i < c->n; i++) {
 		int b = before_delivery(st, r, c->id[i], c->count[i], c->sent[i]);
-		if (b < 0)
-			return -b;
+		if (b < 0) {
+			rc = -b;
+			break;
+		}
 		if (b == 1) {
-			if (stop_on_move)
+			qmsg_free(&c->m[i]);
+			if (stop_on_move) {
+				i++;
 				break;
+			}
 			continue;
 		}
+		r->out[r->n + k] = c->m[i];
 		ids[k++] = c->id[i];
 	}
+	for (; i < c->n; i++)
+		qmsg_free(&c->m[i]);
 	*delivered = k;
+	if (rc) {
+		for (int j = 0; j < k; j++)
+			qmsg_free(&r->out[r->n + j]);
+		return rc;
+	}
 	return deliver(st, r, ids, k);
 }
 
@@ -986,27 +1011,28 @@ static int receive_standard(struct state *st, struct receive *r)
 		/* As many more rows as were delivered: with a zero visibility
 		 * timeout those are visible again, and skipped. */
 		sqlite3_stmt *s = state_prepare(st,
-			"SELECT id, receive_count, sent_ms FROM messages "
+			"SELECT " CANDIDATE_COLUMNS " FROM messages "
 			"WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY visible_ms, id LIMIT ?3");
 		sqlite3_bind_text(s, 1, r->q->name, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, r->now);
 		sqlite3_bind_int(s, 3, want + r->n);
 		struct candidates c;
+		c.n = 0;
 		int sr;
 		while ((sr = sqlite3_step(s)) == SQLITE_ROW) {
 			rows++;
 			int64_t id = sqlite3_column_int64(s, 0);
 			if (got == want || delivered_already(r, id))
 				continue;
-			c.id[got] = id;
-			c.count[got] = sqlite3_column_int(s, 1);
-			c.sent[got] = sqlite3_column_int64(s, 2);
+			add_candidate(&c, s);
 			got++;
 		}
-		c.n = got;
 		sqlite3_reset(s);
-		if (sr != SQLITE_DONE)
+		if (sr != SQLITE_DONE) {
+			for (int i = 0; i < c.n; i++)
+				qmsg_free(&c.m[i]);
 			return state_error(st, sr, "receiving");
+		}
 		if (got == 0)
 			return EK_OK;
 		int delivered;
@@ -1054,22 +1080,19 @@ static int receive_fifo(struct state *st, struct receive *r)
 			return sr == SQLITE_DONE || sr == SQLITE_ROW ? EK_OK
 			       : state_error(st, sr, "receiving");
 		/* The group's messages in order, while they are visible. */
-		s = state_prepare(st, "SELECT id, receive_count, sent_ms, visible_ms FROM messages "
+		s = state_prepare(st, "SELECT " CANDIDATE_COLUMNS ", visible_ms FROM messages "
 		                      "WHERE queue = ?1 AND group_id = ?2 ORDER BY id LIMIT ?3");
 		sqlite3_bind_text(s, 1, r->q->name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, group, -1, SQLITE_STATIC);
 		sqlite3_bind_int(s, 3, r->max - r->n);
 		struct candidates c;
-		int got = 0;
-		while ((sr = sqlite3_step(s)) == SQLITE_ROW && got < 10) {
-			if (sqlite3_column_int64(s, 3) > r->now)
+		c.n = 0;
+		while ((sr = sqlite3_step(s)) == SQLITE_ROW && c.n < 10) {
+			if (sqlite3_column_int64(s, 12) > r->now)
 				break;
-			c.id[got] = sqlite3_column_int64(s, 0);
-			c.count[got] = sqlite3_column_int(s, 1);
-			c.sent[got] = sqlite3_column_int64(s, 2);
-			got++;
+			add_candidate(&c, s);
 		}
-		c.n = got;
+		int got = c.n;
 		sqlite3_reset(s);
 		/* After a move to the dead-letter queue the rest of the group
 		 * waits: order is kept by a new look at the heads. */
