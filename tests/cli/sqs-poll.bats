@@ -514,6 +514,18 @@ wait_exit() {
 	[[ $output == *"stdin:1: no ReceiptHandle in this line"* ]]
 	expect 3 sh -c "echo '{\"ReceiptHandle\":7}' | sqs-poll delete q"
 	[[ $output == *"stdin:1: no ReceiptHandle in this line"* ]]
+	# The handle is the object's own ReceiptHandle member, the last one
+	# when it repeats, whatever else the line holds, escapes decoded.
+	cat > lines <<-'EOF'
+	{"a":[1,{"ReceiptHandle":"x"}],"ReceiptHandle":"h1"}
+	{ "x" : "a\"ReceiptHandle\":\"q" , "ReceiptHandle" : "h2" }
+	{"Receipt\u0048andle":"h3"}
+	{"ReceiptHandle":"h\u0034"}
+	{"b":-1.5e3,"c":true,"d":{"e":[[],{}]},"ReceiptHandle":"h5"}
+	{"ReceiptHandle":"no","ReceiptHandle":"h6"}
+	EOF
+	expect 1 sh -c "sqs-poll delete q < lines"
+	[ "$(printf '%s\n' "${lines[@]}" | sed 's/.*handle "\([^"]*\)".*/\1/' | tr '\n' ' ')" = "h1 h2 h3 h4 h5 h6 " ]
 	# Lines that are not JSON are reported as everywhere else.
 	expect 3 sh -c "echo '{\"ReceiptHandle\":\"1.a.b\"' | sqs-poll delete q"
 	[[ $output == *"stdin:1: invalid JSON at column"* ]]
