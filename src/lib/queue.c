@@ -1083,7 +1083,7 @@ static int receive_fifo(struct state *st, struct receive *r)
 		s = state_prepare(st, "SELECT " CANDIDATE_COLUMNS ", visible_ms FROM messages "
 		                      "WHERE queue = ?1 AND group_id = ?2 ORDER BY id LIMIT ?3");
 		sqlite3_bind_text(s, 1, r->q->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, group, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, group, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int(s, 3, r->max - r->n);
 		struct candidates c;
 		c.n = 0;

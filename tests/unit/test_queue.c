@@ -180,6 +180,56 @@ static void zero_visibility_and_batch_delete(void)
 	queue_free(&q);
 }
 
+/* A receive that moves and drops messages on the way: FIFO stops at a
+ * move and looks at the group again; a standard queue goes on past an
+ * expired message. Each delivers the rest in order. */
+static void moves_on_the_way(void)
+{
+	struct queue dlq, q, s;
+	queue_defaults(&dlq);
+	dlq.name = xstrdup("dead.fifo");
+	dlq.fifo = 1;
+	CHECK_INT(queue_create(st, &dlq), EK_OK);
+	queue_defaults(&q);
+	q.name = xstrdup("moves.fifo");
+	q.fifo = 1;
+	q.content_dedup = 1;
+	q.dlq = xstrdup("dead.fifo");
+	q.max_receive = 1;
+	CHECK_INT(queue_create(st, &q), EK_OK);
+	const char *a[] = { "m1" }, *b[] = { "m2", "m3" };
+	send_bodies(&q, a, 1, "G");
+	char bodies[10][16], rec[10][128];
+	CHECK_INT(recv_into(&q, 1, bodies, rec), 1);
+	send_bodies(&q, b, 2, "G");
+	clock_advance(q.visibility_ms);
+	/* m1 has had its one receive: it moves, and m2, m3 follow in order. */
+	CHECK_INT(recv_into(&q, 10, bodies, rec), 2);
+	CHECK_STR(bodies[0], "m2");
+	CHECK_STR(bodies[1], "m3");
+	CHECK_INT(recv_into(&dlq, 10, bodies, rec), 1);
+	CHECK_STR(bodies[0], "m1");
+
+	queue_defaults(&s);
+	s.name = xstrdup("short");
+	s.retention_ms = Q_MIN_RETENTION_MS;
+	CHECK_INT(queue_create(st, &s), EK_OK);
+	const char *old[] = { "o1", "o2" }, *young[] = { "y1", "y2" };
+	send_bodies(&s, old, 2, NULL);
+	clock_advance(Q_MIN_RETENTION_MS - 1000);
+	send_bodies(&s, young, 2, NULL);
+	clock_advance(1000);
+	CHECK_INT(recv_into(&s, 10, bodies, rec), 2);  /* o1, o2 dropped */
+	CHECK_STR(bodies[0], "y1");
+	CHECK_STR(bodies[1], "y2");
+	struct qcounts c;
+	CHECK_INT(queue_counts(st, &s, &c), EK_OK);
+	CHECK_INT(c.visible + c.in_flight, 2);
+	queue_free(&q);
+	queue_free(&dlq);
+	queue_free(&s);
+}
+
 int main(void)
 {
 	setenv("EVKIT_NOW", "2027-05-01T00:00:00Z", 1);
@@ -196,6 +246,7 @@ int main(void)
 	RUN(life);
 	RUN(fifo);
 	RUN(zero_visibility_and_batch_delete);
+	RUN(moves_on_the_way);
 	state_close(st);
 	unit_rmrf(dir);
 	return UNIT_DONE();
