@@ -1220,64 +1220,46 @@ static int find_receipt(struct state *st, const struct queue *q, const char *rec
 }
 
 /*
- * The usual case first, in one statement: every handle that is its
- * message's current one deletes its row. A handle holds its row id and
- * the stored one is made from the row's own id, so a row matches only
- * the handle made for it, and the lists need not be paired. RETURNING
- * says which handles went; when one did not (stale, gone, malformed, of
- * another queue), the caller starts over one by one. "+queue": by row id,
- * never by a scan of the queue's index, which the planner would pick.
+ * The usual case: the handle is its message's current one, and one
+ * statement checks that and deletes the row. *done says whether it did.
  */
-static int delete_current(struct state *st, const struct queue *q, const char *const *receipts,
-                          int n, int *done)
+static int delete_if_current(struct state *st, const struct queue *q, const char *receipt,
+                             int *done)
 {
+	const char *mid;
+	size_t mlen;
+	int64_t id;
+	*done = 0;
+	if (parse_receipt(receipt, &id, &mid, &mlen) != 0)
+		return EK_OK;
 	sqlite3_stmt *s = state_prepare(st,
-		"DELETE FROM messages WHERE +queue = ?1 "
-		"AND id IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
-		"AND receipt IN (?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21) RETURNING receipt");
-	int64_t ids[10];
-	sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
-	for (int i = 0; i < n; i++) {
-		const char *mid;
-		size_t mlen;
-		done[i] = 0;
-		ids[i] = 0;
-		if (parse_receipt(receipts[i], &ids[i], &mid, &mlen) == 0) {
-			sqlite3_bind_int64(s, 2 + i, ids[i]);
-			sqlite3_bind_text(s, 12 + i, receipts[i], -1, SQLITE_STATIC);
-		}
-	}
-	int sr;
-	while ((sr = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *gone = (const char *)sqlite3_column_text(s, 0);
-		for (int i = 0; i < n; i++)
-			if (gone && strcmp(receipts[i], gone) == 0)
-				done[i] = 1;
-	}
+		"DELETE FROM messages WHERE id = ?1 AND receipt = ?2 AND queue = ?3");
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, receipt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, q->name, -1, SQLITE_STATIC);
+	int sr = sqlite3_step(s);
 	sqlite3_reset(s);
-	return sr == SQLITE_DONE ? EK_OK : state_error(st, sr, "deleting messages");
+	if (sr != SQLITE_DONE)
+		return state_error(st, sr, "deleting the message");
+	*done = sqlite3_changes(state_db(st)) == 1;
+	return EK_OK;
 }
 
 int queue_delete_batch(struct state *st, const struct queue *q, const char *const *receipts,
                        int n, const char **codes, struct buf *whys)
 {
-	int status = state_begin(st), all = 1;
+	int status = state_begin(st), done = 1;
 	if (status)
 		return status;
-	for (int base = 0; base < n && all; base += 10) {
-		int done[10], k = n - base < 10 ? n - base : 10;
-		if ((status = delete_current(st, q, receipts + base, k, done))) {
+	for (int i = 0; i < n && done; i++) {
+		if ((status = delete_if_current(st, q, receipts[i], &done))) {
 			state_rollback(st);
 			return status;
 		}
-		for (int j = 0; j < k; j++)
-			all &= done[j];
+		codes[i] = NULL;
 	}
-	if (all) {
-		for (int i = 0; i < n; i++)
-			codes[i] = NULL;
+	if (done)
 		return state_commit(st);
-	}
 	/* Some handle is not current: undo, and take the handles one by one,
 	 * in order, so that each is judged as it would be alone (a stale
 	 * handle before its message's current one fails, after it finds the
