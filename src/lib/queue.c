@@ -800,51 +800,65 @@ void queue_set_holder(const char *worker_id)
 	holder = worker_id;
 }
 
-/* Deliver message row id: a new receipt handle, invisible until
- * now + vis, its receive count up. Appends it to out. */
-static int deliver(struct state *st, int64_t id, int64_t now, int64_t vis,
-                   struct qmsg **out, int *n)
+/*
+ * One receive, as it goes: the messages delivered so far (with their row
+ * ids, so that a message shown again at once by a zero visibility timeout
+ * is not delivered twice in one receive), and the dead-letter queue's
+ * usability, looked up only when a message is due to move.
+ */
+struct receive {
+	const struct queue *q;
+	int64_t now, vis;
+	int max;
+	int dlq_ok;              /* -1 until looked up */
+	int to_dlq;              /* messages moved to the dead-letter queue */
+	struct qmsg *out;        /* max slots, n filled */
+	int n;
+	int64_t id[10];          /* the row ids of out[] */
+	char *group[10];         /* FIFO: the groups delivered from */
+	int ngroups;
+	char nonce[40];          /* one per receive: a handle also holds the
+	                            row id and message id, so it is unique */
+};
+
+/*
+ * Deliver rows ids[0..k), whose messages the candidates' SELECT has read
+ * into out[n..n+k), in one statement: a new receipt handle each,
+ * invisible until now + vis, receive counts up. What the statement writes
+ * is computed here too, rather than read back with RETURNING: that would
+ * copy every row once more through a temporary table.
+ */
+static int deliver(struct state *st, struct receive *r, const int64_t *ids, int k)
 {
+	if (k == 0)
+		return EK_OK;
 	sqlite3_stmt *s = state_prepare(st,
-		"UPDATE messages SET visible_ms = ?2, receive_count = receive_count + 1, "
-		"first_receive_ms = coalesce(first_receive_ms, ?3), "
-		"receipt = id || '.' || message_id || '.' || ?4, holder = ?5 WHERE id = ?1 "
-		"RETURNING message_id, receipt, body, md5, attrs, md5_attrs, receive_count, "
-		"sent_ms, first_receive_ms, group_id, dedup_id, seq");
-	char nc[40];
-	nonce(nc);
-	sqlite3_bind_int64(s, 1, id);
-	sqlite3_bind_int64(s, 2, now + vis);
-	sqlite3_bind_int64(s, 3, now);
-	sqlite3_bind_text(s, 4, nc, -1, SQLITE_TRANSIENT);
+		"UPDATE messages SET visible_ms = ?1, receive_count = receive_count + 1, "
+		"first_receive_ms = coalesce(first_receive_ms, ?2), "
+		"receipt = id || '.' || message_id || '.' || ?3, holder = ?4 "
+		"WHERE id IN (?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)");
+	sqlite3_bind_int64(s, 1, r->now + r->vis);
+	sqlite3_bind_int64(s, 2, r->now);
+	sqlite3_bind_text(s, 3, r->nonce, -1, SQLITE_STATIC);
 	if (holder)
-		sqlite3_bind_text(s, 5, holder, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 4, holder, -1, SQLITE_STATIC);
+	for (int j = 0; j < k; j++)
+		sqlite3_bind_int64(s, 5 + j, ids[j]);
 	int sr = sqlite3_step(s);
-	if (sr != SQLITE_ROW) {
-		sqlite3_reset(s);
-		return state_error(st, sr == SQLITE_DONE ? SQLITE_CORRUPT : sr, "receiving");
-	}
-	*out = xrealloc(*out, (size_t)(*n + 1) * sizeof **out);
-	struct qmsg *m = &(*out)[(*n)++];
-	memset(m, 0, sizeof *m);
-	m->message_id = col_dup(s, 0);
-	m->receipt = col_dup(s, 1);
-	m->body_len = (size_t)sqlite3_column_bytes(s, 2);
-	m->body = xmalloc(m->body_len + 1);
-	if (m->body_len)
-		memcpy(m->body, sqlite3_column_blob(s, 2), m->body_len);
-	m->body[m->body_len] = '\0';
-	snprintf(m->md5, sizeof m->md5, "%s", sqlite3_column_text(s, 3));
-	m->attrs = col_dup(s, 4);
-	m->md5_attrs = col_dup(s, 5);
-	m->receive_count = sqlite3_column_int(s, 6);
-	m->sent_ms = sqlite3_column_int64(s, 7);
-	m->first_receive_ms = sqlite3_column_int64(s, 8);
-	m->group = col_dup(s, 9);
-	m->dedup = col_dup(s, 10);
-	m->seq = col_dup(s, 11);
-	sqlite3_step(s);
 	sqlite3_reset(s);
+	int changed = sqlite3_changes(state_db(st));
+	for (int j = 0; j < k; j++) {
+		struct qmsg *m = &r->out[r->n];
+		struct buf h = BUF_INIT;
+		buf_printf(&h, "%lld.%s.%s", (long long)ids[j], m->message_id, r->nonce);
+		m->receipt = buf_detach(&h);
+		m->receive_count++;
+		if (m->first_receive_ms < 0)
+			m->first_receive_ms = r->now;
+		r->id[r->n++] = ids[j];
+	}
+	if (sr != SQLITE_DONE || changed != k)
+		return state_error(st, sr == SQLITE_DONE ? SQLITE_CORRUPT : sr, "receiving");
 	return EK_OK;
 }
 
@@ -863,156 +877,235 @@ static int exec_id(struct state *st, const char *sql, int64_t id, const char *a,
 	return sr == SQLITE_DONE ? EK_OK : state_error(st, sr, doing);
 }
 
+/* The redrive policy applies when the queue has one whose dead-letter
+ * queue exists: looked up once per receive, and only when a message has
+ * reached maxReceiveCount, which most receives never meet. */
+static int dlq_usable(struct state *st, struct receive *r)
+{
+	if (r->dlq_ok < 0) {
+		struct queue d;
+		r->dlq_ok = 0;
+		if (r->q->dlq && r->q->max_receive > 0 && queue_get(st, r->q->dlq, &d) == EK_OK) {
+			queue_free(&d);
+			r->dlq_ok = 1;
+		}
+	}
+	return r->dlq_ok;
+}
+
 /*
  * What happens to a candidate before delivery: 0 deliver it, 1 it was
  * dropped (past retention) or moved to the dead-letter queue, or a state
  * error status (> 1 after the sign flip below: returned negated).
  */
-static int before_delivery(struct state *st, const struct queue *q, int dlq_ok, int64_t id,
-                           int count, int64_t sent, int64_t now)
+static int before_delivery(struct state *st, struct receive *r, int64_t id, int count,
+                           int64_t sent)
 {
+	const struct queue *q = r->q;
 	int rc;
-	if (sent + q->retention_ms <= now) {
+	if (sent + q->retention_ms <= r->now) {
 		rc = exec_id(st, "DELETE FROM messages WHERE id = ?1",
-		             id, NULL, now, "dropping an expired message");
+		             id, NULL, r->now, "dropping an expired message");
 		return rc ? -rc : 1;
 	}
-	if (dlq_ok && count >= q->max_receive) {
+	if (q->dlq && q->max_receive > 0 && count >= q->max_receive && dlq_usable(st, r)) {
 		rc = exec_id(st, "UPDATE messages SET queue = ?2, source = queue, receipt = NULL, "
 		                 "receive_count = 0, first_receive_ms = NULL, visible_ms = ?3 "
-		                 "WHERE id = ?1", id, q->dlq, now, "moving to the dead-letter queue");
+		                 "WHERE id = ?1", id, q->dlq, r->now, "moving to the dead-letter queue");
+		if (rc == EK_OK)
+			r->to_dlq++;
 		return rc ? -rc : 1;
 	}
 	return 0;
 }
 
-static int dlq_usable(struct state *st, const struct queue *q)
-{
-	if (!q->dlq || q->max_receive <= 0)
-		return 0;
-	struct queue d;
-	if (queue_get(st, q->dlq, &d) != EK_OK)
-		return 0;
-	queue_free(&d);
-	return 1;
-}
-
-/* Messages picked for a receive: row id, receive count, sent time. */
+/* Messages picked for a receive: row id, receive count, sent time, and
+ * the message as read (first_receive_ms -1 before its first receive). */
 struct candidates {
 	int64_t id[10], sent[10];
 	int count[10], n;
+	struct qmsg m[10];
 };
 
-/* Deliver the candidates in order, dropping expired ones and moving those
- * past maxReceiveCount; with stop_on_move, stop at the first move. */
-static int take(struct state *st, const struct queue *q, int dlq_ok, int64_t now, int64_t vis,
-                const struct candidates *c, int stop_on_move, struct qmsg **out, int *n,
-                int *moved, int *delivered)
+/* What the candidates' SELECTs read, in this order. */
+#define CANDIDATE_COLUMNS "id, receive_count, sent_ms, message_id, body, md5, attrs, " \
+	"md5_attrs, first_receive_ms, group_id, dedup_id, seq"
+
+static void add_candidate(struct candidates *c, sqlite3_stmt *s)
 {
-	*delivered = 0;
-	for (int i = 0; i < c->n; i++) {
-		int b = before_delivery(st, q, dlq_ok, c->id[i], c->count[i], c->sent[i], now);
-		if (b < 0)
-			return -b;
-		if (b == 1) {
-			(*moved)++;
-			if (stop_on_move)
-				break;
-			continue;
-		}
-		int rc = deliver(st, c->id[i], now, vis, out, n);
-		if (rc)
-			return rc;
-		(*delivered)++;
-	}
-	return EK_OK;
+	int i = c->n++;
+	struct qmsg *m = &c->m[i];
+	memset(m, 0, sizeof *m);
+	c->id[i] = sqlite3_column_int64(s, 0);
+	c->count[i] = m->receive_count = sqlite3_column_int(s, 1);
+	c->sent[i] = m->sent_ms = sqlite3_column_int64(s, 2);
+	m->message_id = col_dup(s, 3);
+	m->body_len = (size_t)sqlite3_column_bytes(s, 4);
+	m->body = xmalloc(m->body_len + 1);
+	if (m->body_len)
+		memcpy(m->body, sqlite3_column_blob(s, 4), m->body_len);
+	m->body[m->body_len] = '\0';
+	snprintf(m->md5, sizeof m->md5, "%s", sqlite3_column_text(s, 5));
+	m->attrs = col_dup(s, 6);
+	m->md5_attrs = col_dup(s, 7);
+	m->first_receive_ms = sqlite3_column_type(s, 8) == SQLITE_NULL ? -1
+	                      : sqlite3_column_int64(s, 8);
+	m->group = col_dup(s, 9);
+	m->dedup = col_dup(s, 10);
+	m->seq = col_dup(s, 11);
 }
 
-static int receive_standard(struct state *st, const struct queue *q, int max, int64_t vis,
-                            int64_t now, int dlq_ok, struct qmsg **out, int *n, int *moved)
+/* Deliver the candidates in order, dropping expired ones and moving those
+ * past maxReceiveCount; with stop_on_move, stop at the first move. The
+ * deliveries are one statement, after the drops and moves: they touch
+ * other rows, so the order of the statements does not matter. Takes the
+ * candidates' messages: delivered ones go to r->out, the others are
+ * freed. */
+static int take(struct state *st, struct receive *r, struct candidates *c,
+                int stop_on_move, int *delivered)
+{
+	int64_t ids[10];
+	int k = 0, i, rc = EK_OK;
+	for (i = 0; i < c->n; i++) {
+		int b = before_delivery(st, r, c->id[i], c->count[i], c->sent[i]);
+		if (b < 0) {
+			rc = -b;
+			break;
+		}
+		if (b == 1) {
+			qmsg_free(&c->m[i]);
+			if (stop_on_move) {
+				i++;
+				break;
+			}
+			continue;
+		}
+		r->out[r->n + k] = c->m[i];
+		ids[k++] = c->id[i];
+	}
+	for (; i < c->n; i++)
+		qmsg_free(&c->m[i]);
+	*delivered = k;
+	if (rc) {
+		for (int j = 0; j < k; j++)
+			qmsg_free(&r->out[r->n + j]);
+		return rc;
+	}
+	return deliver(st, r, ids, k);
+}
+
+static int delivered_already(const struct receive *r, int64_t id)
+{
+	for (int i = 0; i < r->n; i++)
+		if (r->id[i] == id)
+			return 1;
+	return 0;
+}
+
+static int receive_standard(struct state *st, struct receive *r)
 {
 	for (;;) {
-		int want = max - *n, got = 0, rc;
+		int want = r->max - r->n, got = 0, rows = 0, rc;
 		if (want <= 0)
 			return EK_OK;
+		/* As many more rows as were delivered: with a zero visibility
+		 * timeout those are visible again, and skipped. */
 		sqlite3_stmt *s = state_prepare(st,
-			"SELECT id, receive_count, sent_ms FROM messages "
+			"SELECT " CANDIDATE_COLUMNS " FROM messages "
 			"WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY visible_ms, id LIMIT ?3");
-		sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, now);
-		sqlite3_bind_int(s, 3, want);
+		sqlite3_bind_text(s, 1, r->q->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, r->now);
+		sqlite3_bind_int(s, 3, want + r->n);
 		struct candidates c;
+		c.n = 0;
 		int sr;
-		while ((sr = sqlite3_step(s)) == SQLITE_ROW && got < 10) {
-			c.id[got] = sqlite3_column_int64(s, 0);
-			c.count[got] = sqlite3_column_int(s, 1);
-			c.sent[got] = sqlite3_column_int64(s, 2);
+		while ((sr = sqlite3_step(s)) == SQLITE_ROW) {
+			rows++;
+			int64_t id = sqlite3_column_int64(s, 0);
+			if (got == want || delivered_already(r, id))
+				continue;
+			add_candidate(&c, s);
 			got++;
 		}
-		c.n = got;
 		sqlite3_reset(s);
-		if (sr != SQLITE_DONE && sr != SQLITE_ROW)
+		if (sr != SQLITE_DONE) {
+			for (int i = 0; i < c.n; i++)
+				qmsg_free(&c.m[i]);
 			return state_error(st, sr, "receiving");
+		}
 		if (got == 0)
 			return EK_OK;
 		int delivered;
-		if ((rc = take(st, q, dlq_ok, now, vis, &c, 0, out, n, moved, &delivered)))
+		if ((rc = take(st, r, &c, 0, &delivered)))
 			return rc;
+		/* Fewer rows than asked for: every visible message was seen. */
+		if (rows < want + r->n - delivered)
+			return EK_OK;
 	}
+}
+
+static int group_taken(const struct receive *r, const char *g)
+{
+	for (int i = 0; i < r->ngroups; i++)
+		if (strcmp(r->group[i], g) == 0)
+			return 1;
+	return 0;
 }
 
 /*
  * FIFO: the first message of each group decides: a group whose first
  * message is in flight (or delayed) is held. From an open group, messages
- * come in order, as many as asked for, before the next group's.
+ * come in order, as many as asked for, before the next group's. A group
+ * delivered from is not visited again in the same receive (with a zero
+ * visibility timeout it is not held, but its messages are out).
  */
-static int receive_fifo(struct state *st, const struct queue *q, int max, int64_t vis,
-                        int64_t now, int dlq_ok, struct qmsg **out, int *n, int *moved)
+static int receive_fifo(struct state *st, struct receive *r)
 {
 	int rc;
-	for (int rounds = 0; rounds < 1000 && *n < max; rounds++) {
+	for (int rounds = 0; rounds < 1000 && r->n < r->max; rounds++) {
 		sqlite3_stmt *s = state_prepare(st,
 			"SELECT h.group_id FROM (SELECT group_id, min(id) AS head FROM messages "
 			"WHERE queue = ?1 GROUP BY group_id) g JOIN messages h ON h.id = g.head "
-			"WHERE h.visible_ms <= ?2 ORDER BY h.id LIMIT 1");
-		sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(s, 2, now);
-		int sr = sqlite3_step(s);
-		if (sr == SQLITE_DONE) {
-			sqlite3_reset(s);
-			return EK_OK;
-		}
-		if (sr != SQLITE_ROW) {
-			sqlite3_reset(s);
-			return state_error(st, sr, "receiving");
-		}
-		char *group = col_dup(s, 0);
+			"WHERE h.visible_ms <= ?2 ORDER BY h.id LIMIT ?3");
+		sqlite3_bind_text(s, 1, r->q->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, r->now);
+		sqlite3_bind_int(s, 3, r->ngroups + 1);
+		char *group = NULL;
+		int sr;
+		while (!group && (sr = sqlite3_step(s)) == SQLITE_ROW)
+			if (!group_taken(r, (const char *)sqlite3_column_text(s, 0)))
+				group = col_dup(s, 0);
 		sqlite3_reset(s);
+		if (!group)
+			return sr == SQLITE_DONE || sr == SQLITE_ROW ? EK_OK
+			       : state_error(st, sr, "receiving");
 		/* The group's messages in order, while they are visible. */
-		s = state_prepare(st, "SELECT id, receive_count, sent_ms, visible_ms FROM messages "
+		s = state_prepare(st, "SELECT " CANDIDATE_COLUMNS ", visible_ms FROM messages "
 		                      "WHERE queue = ?1 AND group_id = ?2 ORDER BY id LIMIT ?3");
-		sqlite3_bind_text(s, 1, q->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 1, r->q->name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, group, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(s, 3, max - *n);
+		sqlite3_bind_int(s, 3, r->max - r->n);
 		struct candidates c;
-		int got = 0;
-		while ((sr = sqlite3_step(s)) == SQLITE_ROW && got < 10) {
-			if (sqlite3_column_int64(s, 3) > now)
+		c.n = 0;
+		while ((sr = sqlite3_step(s)) == SQLITE_ROW && c.n < 10) {
+			if (sqlite3_column_int64(s, 12) > r->now)
 				break;
-			c.id[got] = sqlite3_column_int64(s, 0);
-			c.count[got] = sqlite3_column_int(s, 1);
-			c.sent[got] = sqlite3_column_int64(s, 2);
-			got++;
+			add_candidate(&c, s);
 		}
-		c.n = got;
+		int got = c.n;
 		sqlite3_reset(s);
-		free(group);
 		/* After a move to the dead-letter queue the rest of the group
 		 * waits: order is kept by a new look at the heads. */
 		int delivered;
-		if ((rc = take(st, q, dlq_ok, now, vis, &c, 1, out, n, moved, &delivered)))
+		if ((rc = take(st, r, &c, 1, &delivered))) {
+			free(group);
 			return rc;
-		if (delivered && *n < max)
+		}
+		if (delivered)
+			r->group[r->ngroups++] = group;
+		else
+			free(group);
+		if (delivered && r->n < r->max)
 			continue;  /* the group is now held; look for another */
 		if (!delivered && got == 0)
 			return EK_OK;
@@ -1029,27 +1122,34 @@ int queue_receive(struct state *st, const struct queue *q, int max, int64_t visi
 		max = 1;
 	if (max > 10)
 		max = 10;
-	int64_t vis = visibility_ms >= 0 ? visibility_ms : q->visibility_ms;
+	struct receive r;
+	memset(&r, 0, sizeof r);
+	r.q = q;
+	r.max = max;
+	r.vis = visibility_ms >= 0 ? visibility_ms : q->visibility_ms;
+	r.dlq_ok = -1;
 	int rc = state_begin(st);
 	if (rc)
 		return rc;
-	int64_t now = clock_now_ms();
-	int dlq_ok = dlq_usable(st, q), moved = 0;
-	rc = q->fifo ? receive_fifo(st, q, max, vis, now, dlq_ok, out, n, &moved)
-	             : receive_standard(st, q, max, vis, now, dlq_ok, out, n, &moved);
+	r.now = clock_now_ms();
+	r.out = xcalloc((size_t)max, sizeof *r.out);
+	nonce(r.nonce);
+	rc = q->fifo ? receive_fifo(st, &r) : receive_standard(st, &r);
 	if (rc == EK_OK)
 		rc = state_commit(st);
 	else
 		state_rollback(st);
-	if (rc) {
-		for (int i = 0; i < *n; i++)
-			qmsg_free(&(*out)[i]);
-		free(*out);
-		*out = NULL;
-		*n = 0;
+	for (int i = 0; i < r.ngroups; i++)
+		free(r.group[i]);
+	if (rc || r.n == 0) {
+		for (int i = 0; i < r.n; i++)
+			qmsg_free(&r.out[i]);
+		free(r.out);
 		return rc;
 	}
-	if (moved && dlq_ok)
+	*out = r.out;
+	*n = r.n;
+	if (r.to_dlq)
 		queue_notify(st, q->dlq);
 	return EK_OK;
 }
@@ -1119,11 +1219,53 @@ static int find_receipt(struct state *st, const struct queue *q, const char *rec
 	return r;
 }
 
+/*
+ * The usual case: the handle is its message's current one, and one
+ * statement checks that and deletes the row. *done says whether it did.
+ */
+static int delete_if_current(struct state *st, const struct queue *q, const char *receipt,
+                             int *done)
+{
+	const char *mid;
+	size_t mlen;
+	int64_t id;
+	*done = 0;
+	if (parse_receipt(receipt, &id, &mid, &mlen) != 0)
+		return EK_OK;
+	sqlite3_stmt *s = state_prepare(st,
+		"DELETE FROM messages WHERE id = ?1 AND receipt = ?2 AND queue = ?3");
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_text(s, 2, receipt, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, q->name, -1, SQLITE_STATIC);
+	int sr = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (sr != SQLITE_DONE)
+		return state_error(st, sr, "deleting the message");
+	*done = sqlite3_changes(state_db(st)) == 1;
+	return EK_OK;
+}
+
 int queue_delete_batch(struct state *st, const struct queue *q, const char *const *receipts,
                        int n, const char **codes, struct buf *whys)
 {
-	int status = state_begin(st);
+	int status = state_begin(st), done = 1;
 	if (status)
+		return status;
+	for (int i = 0; i < n && done; i++) {
+		if ((status = delete_if_current(st, q, receipts[i], &done))) {
+			state_rollback(st);
+			return status;
+		}
+		codes[i] = NULL;
+	}
+	if (done)
+		return state_commit(st);
+	/* Some handle is not current: undo, and take the handles one by one,
+	 * in order, so that each is judged as it would be alone (a stale
+	 * handle before its message's current one fails, after it finds the
+	 * message gone). */
+	state_rollback(st);
+	if ((status = state_begin(st)))
 		return status;
 	for (int i = 0; i < n; i++) {
 		int64_t id, visible;

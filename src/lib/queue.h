@@ -113,9 +113,10 @@ struct qmsg {
 void qmsg_free(struct qmsg *m);
 
 /*
- * Receive up to max (1-10) visible messages, making them invisible for
- * visibility_ms (-1: the queue's). Messages past maxReceiveCount move to
- * the dead-letter queue instead; messages past retention are dropped.
+ * Receive up to max (1-10) visible messages, each once at most (even
+ * with a visibility_ms of 0), making them invisible for visibility_ms
+ * (-1: the queue's). Messages past maxReceiveCount move to the
+ * dead-letter queue instead; messages past retention are dropped.
  * *out is a new array of *n messages (caller frees each and the array).
  * Returns EK_OK or a state error status. Does not wait: see queue_wait.
  */

@@ -24,39 +24,77 @@ consume() { # QUEUE BATCH
 	sqs-poll recv "$1" -n "$2" --until-empty --attributes None | sqs-poll delete "$1"
 }
 
-cycle() { # BATCH CONSUMERS
-	q=q$1x$2
-	sqs-poll create $q >/dev/null
-	ts=$(time_ns sh -c "sqs-poll send $q --batch $1 <'$tmp/bodies' >/dev/null")
-	t0=$(now_ns)
-	i=0
-	while [ $i -lt "$2" ]; do consume $q "$1" & i=$((i + 1)); done
-	wait
-	t1=$(now_ns)
-	left=$(sqs-poll get-attributes $q | jq -r '.Attributes.ApproximateNumberOfMessages')
-	tr=$((t1 - t0))
-	printf '  batch %-2s consumers %s   send %7s/s   recv+delete %7s/s   all three %7s/s%s\n' \
-		"$1" "$2" "$(rate "$n" "$ts")" "$(rate "$n" "$tr")" "$(rate "$n" $((ts + tr)))" \
-		"$([ "$left" -eq 0 ] || echo "   ($left left!)")"
-}
-
-echo "evkit sqs-poll, $n messages of ~220 bytes, through the CLI:"
-cycle 1 1
-cycle 10 1
-cycle 1 4
-cycle 10 4
-
+# The baseline first, so that each figure can be printed beside the
+# ceiling it is measured against: send against "insert -b B", recv+delete
+# against "recv -b B -p C" (one claim and one delete transaction per
+# batch, in one process per consumer, without JSON or pipes).
 bl="${XDG_CACHE_HOME:-$HOME/.cache}/evkit/sqlite_limit"
 if [ -f ../shared/bench/sqlite_limit.c ]; then
 	mkdir -p "$(dirname "$bl")"
 	[ -x "$bl" ] || cc -O2 -o "$bl" ../shared/bench/sqlite_limit.c -lsqlite3 2>/dev/null
 fi
+limit() { # ARGS...: the baseline's median msg/s, or "" without it
+	[ -x "$bl" ] || return 0
+	"$bl" "$@" -t 1 -r 3 -n 50000 -d "$tmp/limit.db" | sed -n 's/.*median=\([0-9]*\).*/\1/p'
+}
+for b in 1 10; do
+	eval "ins$b=\$(limit -m insert -b $b)"
+	for p in 1 4; do eval "rcv${b}x$p=\$(limit -m recv -b $b -p $p)"; done
+done
+
+# ratio FIGURE CEILING: "(0.87 of the ceiling)", or nothing without one.
+ratio() {
+	[ -n "$2" ] && [ "$2" -gt 0 ] && echo "$1 $2" | awk '{ printf "(%.2f)", $1 / $2 }'
+}
+
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# cycle BATCH CONSUMERS: send n messages, then receive and delete them all,
+# BENCH_ROUNDS times (default 3) on a fresh queue each; the medians.
+cycle() {
+	sends="" recvs="" alls="" r=0
+	while [ $r -lt "${BENCH_ROUNDS:-3}" ]; do
+		r=$((r + 1))
+		q=q$1x$2r$r
+		sqs-poll create $q >/dev/null
+		ts=$(time_ns sh -c "sqs-poll send $q --batch $1 <'$tmp/bodies' >/dev/null")
+		t0=$(now_ns)
+		i=0
+		while [ $i -lt "$2" ]; do consume $q "$1" & i=$((i + 1)); done
+		wait
+		t1=$(now_ns)
+		left=$(sqs-poll get-attributes $q | jq -r '.Attributes.ApproximateNumberOfMessages')
+		[ "$left" -eq 0 ] || echo "  ($left messages left in $q!)"
+		sqs-poll delete-queue $q >/dev/null
+		tr=$((t1 - t0))
+		sends="$sends $(rate "$n" "$ts")"
+		recvs="$recvs $(rate "$n" "$tr")"
+		alls="$alls $(rate "$n" $((ts + tr)))"
+	done
+	s=$(median $sends) rd=$(median $recvs)
+	eval "is=\$ins$1 ir=\$rcv${1}x$2"
+	printf '  batch %-2s consumers %s   send %7s/s %-6s  recv+delete %7s/s %-6s  all three %7s/s\n' \
+		"$1" "$2" "$s" "$(ratio "$s" "$is")" "$rd" "$(ratio "$rd" "$ir")" "$(median $alls)"
+}
+
+echo "evkit sqs-poll, $n messages of ~220 bytes, through the CLI, median of ${BENCH_ROUNDS:-3};"
+echo "(in parentheses: the fraction of the raw SQLite baseline below, same batch and consumers):"
+cycle 1 1
+cycle 10 1
+cycle 1 4
+cycle 10 4
+
 if [ -x "$bl" ]; then
 	echo "baseline, raw SQLite on this machine (sqlite_limit.c, median of 3 x 1 s):"
-	for args in "-m insert -b 1" "-m insert -b 10" "-m recv -b 1 -p 1" "-m recv -b 10 -p 1" \
-	            "-m recv -b 1 -p 4" "-m recv -b 10 -p 4"; do
-		r=$("$bl" $args -t 1 -r 3 -n 50000 -d "$tmp/limit.db" | sed -n 's/.*median=\([0-9]*\).*/\1/p')
-		printf '  %-22s %7s msg/s\n' "$args" "$r"
+	for b in 1 10; do
+		eval "v=\$ins$b"
+		printf '  %-22s %7s msg/s\n' "-m insert -b $b" "$v"
+	done
+	for b in 1 10; do
+		for p in 1 4; do
+			eval "v=\$rcv${b}x$p"
+			printf '  %-22s %7s msg/s\n' "-m recv -b $b -p $p" "$v"
+		done
 	done
 else
 	echo "baseline: ../shared/bench/sqlite_limit.c is not here; skipped"

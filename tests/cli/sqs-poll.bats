@@ -423,6 +423,22 @@ wait_exit() {
 	[ "$(at 500 sqs-poll recv q | jq -r .ReceiptHandle)" != "$(at 1000 sqs-poll recv q | jq -r .ReceiptHandle)" ]
 }
 
+@test "recv --visibility-timeout 0: each message once per receive, standard and FIFO" {
+	# A message shown again at once is not delivered twice by one receive.
+	at 0 sqs-poll create q
+	printf 'a\nb\nc\n' | at 0 sqs-poll send q >/dev/null
+	expect 0 at 0 sqs-poll recv q -n 10 --visibility-timeout 0
+	[ "$(printf '%s\n' "${lines[@]}" | jq -r .Body | tr '\n' ' ')" = "a b c " ]
+	# They are visible again: the next receive has them, counted twice.
+	expect 0 at 0 sqs-poll recv q -n 10 --visibility-timeout 0
+	[ "$(printf '%s\n' "${lines[@]}" | jq -r '.Body + .Attributes.ApproximateReceiveCount' | tr '\n' ' ')" = "a2 b2 c2 " ]
+	at 0 sqs-poll create q.fifo --fifo --content-based-dedup
+	printf '{"MessageBody":"%s","MessageGroupId":"%s"}\n' a1 A b1 B a2 A |
+		at 0 sqs-poll send q.fifo --entries >/dev/null
+	expect 0 at 0 sqs-poll recv q.fifo -n 10 --visibility-timeout 0
+	[ "$(printf '%s\n' "${lines[@]}" | jq -r .Body | tr '\n' ' ')" = "a1 a2 b1 " ]
+}
+
 @test "recv: long polling wakes on a send from another process, and on a delayed message" {
 	# Each recv may wait 20 seconds but is given 10: it passes only if it
 	# wakes up before its wait is over.
@@ -496,6 +512,41 @@ wait_exit() {
 	[ "$(at 30 counts q)" = "0 0 0" ]
 	expect 3 sh -c "echo '{\"x\":1}' | sqs-poll delete q"
 	[[ $output == *"stdin:1: no ReceiptHandle in this line"* ]]
+	expect 3 sh -c "echo '{\"ReceiptHandle\":7}' | sqs-poll delete q"
+	[[ $output == *"stdin:1: no ReceiptHandle in this line"* ]]
+	# The handle is the object's own ReceiptHandle member, the last one
+	# when it repeats, whatever else the line holds, escapes decoded.
+	cat > lines <<-'EOF'
+	{"a":[1,{"ReceiptHandle":"x"}],"ReceiptHandle":"h1"}
+	{ "x" : "a\"ReceiptHandle\":\"q" , "ReceiptHandle" : "h2" }
+	{"Receipt\u0048andle":"h3"}
+	{"ReceiptHandle":"h\u0034"}
+	{"b":-1.5e3,"c":true,"d":{"e":[[],{}]},"ReceiptHandle":"h5"}
+	{"ReceiptHandle":"no","ReceiptHandle":"h6"}
+	EOF
+	expect 1 sh -c "sqs-poll delete q < lines"
+	[ "$(printf '%s\n' "${lines[@]}" | sed 's/.*handle "\([^"]*\)".*/\1/' | tr '\n' ' ')" = "h1 h2 h3 h4 h5 h6 " ]
+	# Lines that are not JSON are reported as everywhere else.
+	expect 3 sh -c "echo '{\"ReceiptHandle\":\"1.a.b\"' | sqs-poll delete q"
+	[[ $output == *"stdin:1: invalid JSON at column"* ]]
+	expect 3 sh -c "printf '{\"ReceiptHandle\":\"1.a.\\377\"}\\n' | sqs-poll delete q"
+	[[ $output == *"stdin:1: "*"UTF-8"* ]]
+	# In one batch, a stale handle fails and the current one of the same
+	# message deletes it; a repeated handle is fine; the last key counts.
+	at 30 sqs-poll send q twice >/dev/null
+	at 30 sqs-poll recv q --visibility-timeout 0 > first
+	at 30 sqs-poll recv q > second
+	stale=$(jq -r .ReceiptHandle first)
+	cur=$(jq -r .ReceiptHandle second)
+	run sh -c "printf '%s\\n' '$stale' '$cur' '$cur' | EVKIT_NOW=@$((T0 + 30)) sqs-poll delete q; echo rc=\$?"
+	[[ ${lines[0]} == "sqs-poll: stdin:1: ReceiptHandleIsInvalid"* ]]
+	[ "${lines[1]}" = rc=1 ]
+	[ "$(at 30 counts q)" = "0 0 0" ]
+	at 30 sqs-poll send q keyed >/dev/null
+	at 30 sqs-poll recv q > keyed
+	printf '{"ReceiptHandle":"1.x.y","ReceiptHandle":"%s"}\n' "$(jq -r .ReceiptHandle keyed)" > dup
+	expect 0 sh -c "EVKIT_NOW=@$((T0 + 30)) sqs-poll delete q < dup"
+	[ "$(at 30 counts q)" = "0 0 0" ]
 	# --strict stops there; --rejects keeps the line and goes on.
 	at 30 sqs-poll send q last >/dev/null
 	at 30 sqs-poll recv q > last

@@ -137,6 +137,99 @@ static void fifo(void)
 	queue_free(&q);
 }
 
+/* A zero visibility timeout shows a message again at once: one receive
+ * still delivers it once. A batch delete sorts current, stale, repeated,
+ * malformed and gone handles as one-by-one deletes would. */
+static void zero_visibility_and_batch_delete(void)
+{
+	struct queue q;
+	queue_defaults(&q);
+	q.name = xstrdup("zero");
+	CHECK_INT(queue_create(st, &q), EK_OK);
+	const char *b[] = { "x", "y", "z" };
+	send_bodies(&q, b, 3, NULL);
+	struct qmsg *m;
+	int n;
+	CHECK_INT(queue_receive(st, &q, 10, 0, &m, &n), EK_OK);
+	CHECK_INT(n, 3);
+	for (int i = 0; i < n; i++) {
+		CHECK_STR(m[i].body, b[i]);
+		CHECK_INT(m[i].receive_count, 1);
+		qmsg_free(&m[i]);
+	}
+	free(m);
+	char bodies[10][16], stale[10][128], cur[10][128];
+	CHECK_INT(recv_into(&q, 10, bodies, stale), 3);       /* shown again at once */
+	clock_advance(q.visibility_ms);
+	CHECK_INT(recv_into(&q, 10, bodies, cur), 3);
+	const char *h[] = { stale[0], cur[0], cur[0], "12.bad", cur[1], "999999.gone.x", cur[2] };
+	const char *codes[7];
+	struct buf whys[7];
+	for (int i = 0; i < 7; i++)
+		whys[i] = (struct buf)BUF_INIT;
+	CHECK_INT(queue_delete_batch(st, &q, h, 7, codes, whys), EK_OK);
+	CHECK_STR(codes[0], "ReceiptHandleIsInvalid");
+	CHECK(codes[1] == NULL && codes[2] == NULL);
+	CHECK_STR(codes[3], "ReceiptHandleIsInvalid");
+	CHECK(codes[4] == NULL && codes[5] == NULL && codes[6] == NULL);
+	for (int i = 0; i < 7; i++)
+		buf_free(&whys[i]);
+	struct qcounts c;
+	CHECK_INT(queue_counts(st, &q, &c), EK_OK);
+	CHECK_INT(c.visible + c.in_flight + c.delayed, 0);
+	queue_free(&q);
+}
+
+/* A receive that moves and drops messages on the way: FIFO stops at a
+ * move and looks at the group again; a standard queue goes on past an
+ * expired message. Each delivers the rest in order. */
+static void moves_on_the_way(void)
+{
+	struct queue dlq, q, s;
+	queue_defaults(&dlq);
+	dlq.name = xstrdup("dead.fifo");
+	dlq.fifo = 1;
+	CHECK_INT(queue_create(st, &dlq), EK_OK);
+	queue_defaults(&q);
+	q.name = xstrdup("moves.fifo");
+	q.fifo = 1;
+	q.content_dedup = 1;
+	q.dlq = xstrdup("dead.fifo");
+	q.max_receive = 1;
+	CHECK_INT(queue_create(st, &q), EK_OK);
+	const char *a[] = { "m1" }, *b[] = { "m2", "m3" };
+	send_bodies(&q, a, 1, "G");
+	char bodies[10][16], rec[10][128];
+	CHECK_INT(recv_into(&q, 1, bodies, rec), 1);
+	send_bodies(&q, b, 2, "G");
+	clock_advance(q.visibility_ms);
+	/* m1 has had its one receive: it moves, and m2, m3 follow in order. */
+	CHECK_INT(recv_into(&q, 10, bodies, rec), 2);
+	CHECK_STR(bodies[0], "m2");
+	CHECK_STR(bodies[1], "m3");
+	CHECK_INT(recv_into(&dlq, 10, bodies, rec), 1);
+	CHECK_STR(bodies[0], "m1");
+
+	queue_defaults(&s);
+	s.name = xstrdup("short");
+	s.retention_ms = Q_MIN_RETENTION_MS;
+	CHECK_INT(queue_create(st, &s), EK_OK);
+	const char *old[] = { "o1", "o2" }, *young[] = { "y1", "y2" };
+	send_bodies(&s, old, 2, NULL);
+	clock_advance(Q_MIN_RETENTION_MS - 1000);
+	send_bodies(&s, young, 2, NULL);
+	clock_advance(1000);
+	CHECK_INT(recv_into(&s, 10, bodies, rec), 2);  /* o1, o2 dropped */
+	CHECK_STR(bodies[0], "y1");
+	CHECK_STR(bodies[1], "y2");
+	struct qcounts c;
+	CHECK_INT(queue_counts(st, &s, &c), EK_OK);
+	CHECK_INT(c.visible + c.in_flight, 2);
+	queue_free(&q);
+	queue_free(&dlq);
+	queue_free(&s);
+}
+
 int main(void)
 {
 	setenv("EVKIT_NOW", "2027-05-01T00:00:00Z", 1);
@@ -152,6 +245,8 @@ int main(void)
 	RUN(digests);
 	RUN(life);
 	RUN(fifo);
+	RUN(zero_visibility_and_batch_delete);
+	RUN(moves_on_the_way);
 	state_close(st);
 	unit_rmrf(dir);
 	return UNIT_DONE();
