@@ -1,3 +1,4 @@
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -5,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -399,6 +401,54 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* SQS's rule for attribute names: 1 to 256 of [A-Za-z0-9_.-], no leading,
+ * trailing or doubled period, and no "AWS." or "Amazon." prefix in any
+ * case. */
+static int attr_name_check(const char *name, struct buf *why)
+{
+	size_t n = strlen(name);
+	int ok = n >= 1 && n <= 256 && name[0] != '.' && name[n - 1] != '.' &&
+	         !strstr(name, "..") && strncasecmp(name, "AWS.", 4) && strncasecmp(name, "Amazon.", 7);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = isalnum((unsigned char)name[i]) || strchr("_-.", name[i]);
+	if (!ok)
+		buf_printf(why, "The message attribute name '%s' is invalid: names are 1 to 256 "
+		           "letters, digits, '_', '-' and '.', with no leading, trailing or doubled "
+		           "'.', and may not start with 'AWS.' or 'Amazon.'.", name);
+	return ok ? 0 : -1;
+}
+
+/* A Number attribute's value: a decimal number with at most 38 digits. */
+static int attr_number_ok(const char *s)
+{
+	if (!s)
+		return 0;
+	const char *p = s;
+	int digits = 0, dot = 0;
+	if (*p == '-' || *p == '+')
+		p++;
+	for (; *p && *p != 'e' && *p != 'E'; p++) {
+		if (*p == '.' && !dot)
+			dot = 1;
+		else if (isdigit((unsigned char)*p))
+			digits++;
+		else
+			return 0;
+	}
+	if (*p) {
+		p++;
+		if (*p == '-' || *p == '+')
+			p++;
+		if (!isdigit((unsigned char)*p))
+			return 0;
+		while (isdigit((unsigned char)*p))
+			p++;
+		if (*p)
+			return 0;
+	}
+	return digits >= 1 && digits <= 38;
+}
+
 /*
  * SQS's MD5OfMessageAttributes: the attributes sorted by name, each as
  * length-prefixed (4 bytes, big-endian) name, data type, then one byte for
@@ -427,17 +477,28 @@ int queue_md5_attrs(jv attrs, char out[33], struct buf *why)
 	for (int i = 0; i < n && rc == 0; i++) {
 		jv v = jx_get(attrs, names[i]);
 		const char *type = jx_str(v, "DataType");
-		if (!type || (strncmp(type, "String", 6) && strncmp(type, "Number", 6) &&
-		              strncmp(type, "Binary", 6))) {
+		if (attr_name_check(names[i], why) < 0) {
+			rc = -1;
+		} else if (!type || (strncmp(type, "String", 6) && strncmp(type, "Number", 6) &&
+		                     strncmp(type, "Binary", 6))) {
 			buf_printf(why, "The message attribute '%s' must have a DataType of String, "
 			           "Number or Binary.", names[i]);
+			rc = -1;
+		} else if ((type[6] && (type[6] != '.' || !type[7])) || strlen(type) > 256) {
+			buf_printf(why, "The message attribute '%s' has the DataType '%s': a custom "
+			           "label follows a '.' (String.label), 256 characters in all.",
+			           names[i], type);
+			rc = -1;
+		} else if (strncmp(type, "Number", 6) == 0 && !attr_number_ok(jx_str(v, "StringValue"))) {
+			buf_printf(why, "The message attribute '%s' with type 'Number' must have a "
+			           "StringValue holding a number of at most 38 digits.", names[i]);
 			rc = -1;
 		} else if (strncmp(type, "Binary", 6) == 0) {
 			const char *v64 = jx_str(v, "BinaryValue");
 			size_t l = v64 ? strlen(v64) : 0;
 			unsigned char *raw = xmalloc(l + 3);
 			int got = v64 ? EVP_DecodeBlock(raw, (const unsigned char *)v64, (int)l) : -1;
-			if (got < 0) {
+			if (got <= 0) {
 				buf_printf(why, "The message attribute '%s' with type 'Binary' must use "
 				           "field 'BinaryValue' (base64).", names[i]);
 				rc = -1;
@@ -453,9 +514,9 @@ int queue_md5_attrs(jv attrs, char out[33], struct buf *why)
 			free(raw);
 		} else {
 			const char *sv = jx_str(v, "StringValue");
-			if (!sv) {
+			if (!sv || !*sv) {
 				buf_printf(why, "The message attribute '%s' with type '%s' must use "
-				           "field 'StringValue'.", names[i], type);
+				           "field 'StringValue', not empty.", names[i], type);
 				rc = -1;
 			} else {
 				add_len_prefixed(&b, names[i], strlen(names[i]));

@@ -330,6 +330,11 @@ wait_exit() {
 	{"MessageBody":"custom","MessageAttributes":{"a":{"DataType":"Number.float","StringValue":"1.5"}}}
 	{"MessageBody":"cut\u0000short"}
 	{"MessageBody":"x","DelaySeconds":"soon"}
+	{"MessageBody":"x","MessageAttributes":{"AWS.trace":{"DataType":"String","StringValue":"1"}}}
+	{"MessageBody":"x","MessageAttributes":{"a..b":{"DataType":"String","StringValue":"1"}}}
+	{"MessageBody":"x","MessageAttributes":{"n":{"DataType":"Number","StringValue":"twelve"}}}
+	{"MessageBody":"x","MessageAttributes":{"s":{"DataType":"Stringly","StringValue":"1"}}}
+	{"MessageBody":"x","MessageAttributes":{"e":{"DataType":"String","StringValue":""}}}
 	EOF
 	run sh -c 'EVKIT_NOW=@'$T0' sqs-poll send q --entries < entries 2>err; echo "rc=$?"'
 	[ "${#lines[@]}" -eq 4 ]
@@ -337,7 +342,7 @@ wait_exit() {
 	# (Entries that are not well formed are reported as they are read,
 	# the others as their batch is sent: in line order, they are.)
 	run sort -t: -k3,3n err
-	[ "${#lines[@]}" -eq 10 ]
+	[ "${#lines[@]}" -eq 15 ]
 	[[ ${lines[0]} == "sqs-poll: stdin:3: DelaySeconds must be >= 0 and <= 900" ]]
 	[[ ${lines[1]} == "sqs-poll: stdin:4: the entry has no MessageBody string" ]]
 	[[ ${lines[2]} == "sqs-poll: stdin:5: a SendMessage entry must be an object"* ]]
@@ -349,6 +354,12 @@ wait_exit() {
 	# A NUL inside the JSON string is refused, not a body cut short.
 	[[ ${lines[8]} == "sqs-poll: stdin:12: InvalidMessageContents: Invalid binary character '#x0'"* ]]
 	[[ ${lines[9]} == "sqs-poll: stdin:13: DelaySeconds must be a number" ]]
+	# SQS's rules for names, Number values, custom labels, empty values
+	[[ ${lines[10]} == "sqs-poll: stdin:14: InvalidParameterValue: The message attribute name 'AWS.trace' is invalid"* ]]
+	[[ ${lines[11]} == "sqs-poll: stdin:15: InvalidParameterValue: The message attribute name 'a..b' is invalid"* ]]
+	[[ ${lines[12]} == "sqs-poll: stdin:16: InvalidParameterValue: The message attribute 'n' with type 'Number'"* ]]
+	[[ ${lines[13]} == "sqs-poll: stdin:17: InvalidParameterValue: The message attribute 's' has the DataType 'Stringly'"* ]]
+	[[ ${lines[14]} == "sqs-poll: stdin:18: InvalidParameterValue: "*"'StringValue', not empty."* ]]
 	[ "$(at 0 counts q)" = "2 0 1" ]
 	expect 0 at 0 sqs-poll recv q -n 10 --visibility-timeout 1h
 	[ "$(printf '%s\n' "${lines[@]}" | jq -r .Body | tr '\n' ' ')" = "now custom " ]
