@@ -7,8 +7,9 @@
  *
  * Protocol, one record a line each way: to a worker "LINENO\tRAW\n"; back
  * "K[TEXT]\n" where K is O (print TEXT), F (failed, print TEXT), N (print
- * nothing), E (failed, print nothing) or R (rejected). Lines never hold a
- * newline, so records need no escaping.
+ * nothing), E (failed, print nothing) or R (rejected), each after any
+ * number of C records (print TEXT: the first lines of an answer of
+ * several). Lines never hold a newline, so records need no escaping.
  *
  * Nothing blocks the coordinator but poll(2): writes to workers are
  * non-blocking and buffered, so a worker that is busy writing answers can
@@ -67,6 +68,15 @@ int jobs_record(const char *line, size_t len, long *lineno, const char **raw, si
 
 void jobs_answer(struct buf *out, int rc, const char *text, size_t len)
 {
+	/* an answer of several lines: all but the last go as C records */
+	const char *nl;
+	while (rc != JOB_REJECTED && len && (nl = memchr(text, '\n', len)) != NULL) {
+		buf_addc(out, 'C');
+		buf_add(out, text, (size_t)(nl - text));
+		buf_addc(out, '\n');
+		len -= (size_t)(nl - text) + 1;
+		text = nl + 1;
+	}
 	if (rc == JOB_REJECTED)
 		buf_addc(out, 'R');
 	else if (len)
@@ -162,6 +172,12 @@ int jobs_run(int n, int depth, job_worker_fn worker, void *ctx, int strict, int 
 			const char *a = next_answer(w, &len);
 			if (!a)
 				break;
+			if (a[0] == 'C') {
+				/* more of this line's answer follows */
+				if (fwrite(a + 1, 1, len - 1, stdout) != len - 1 || putchar('\n') == EOF)
+					cli_stdout_failed();
+				continue;
+			}
 			qhead = (qhead + 1) % qcap;
 			qlen--;
 			w->inflight--;

@@ -10,6 +10,7 @@
  *   sfn-run create|update|list|describe|delete|list-executions|... (store.c)
  */
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "asl.h"
 #include "cli.h"
+#include "clock.h"
 #include "fn.h"
 #include "ids.h"
 #include "json.h"
@@ -27,7 +29,7 @@
 #include "store.h"
 
 enum { OPT_JOBS = 'j', OPT_VIRTUAL = 0x100, OPT_HISTORY, OPT_OUTPUT_ONLY, OPT_FN, OPT_NAME,
-       OPT_S3_ROOT, OPT_TYPE };
+       OPT_S3_ROOT, OPT_TYPE, OPT_EVENTS };
 
 static const struct cli_opt common_opts[] = {
 	CLI_OPT_HELP,
@@ -38,9 +40,11 @@ static const struct cli_opt common_opts[] = {
 static const struct cli_opt run_opts[] = {
 	{ OPT_FN, "fn", 0, "NAME=CMD", "run CMD (words split at spaces, no shell) for the function NAME",
 	  CC_NONE, NULL },
+	{ OPT_EVENTS, "events", 0, NULL, "print each execution as EventBridge's Step Functions "
+	  "Execution Status Change events (RUNNING, then how it ended)", CC_NONE, NULL },
 	{ OPT_HISTORY, "history", 0, NULL, "add each execution's history events", CC_NONE, NULL },
-	{ OPT_JOBS, "jobs", 'j', "N", "run up to N executions at once, in worker processes",
-	  CC_NONE, NULL },
+	{ OPT_JOBS, "jobs", 'j', "N", "run up to N executions at once, on event loops in up to one "
+	  "process per processor", CC_NONE, NULL },
 	{ OPT_NAME, "name", 0, "PREFIX", "name executions PREFIX-LINE, by input line (default: UUIDs)",
 	  CC_NONE, NULL },
 	{ OPT_OUTPUT_ONLY, "output-only", 0, NULL, "print only each execution's output", CC_NONE, NULL },
@@ -178,7 +182,7 @@ struct fn_entry {
 };
 
 struct run_ctx {
-	int virtual_time, history, output_only;
+	int virtual_time, history, output_only, events;
 	long jobs;
 	const char *name_prefix;
 	const char *s3_root;
@@ -201,6 +205,7 @@ static void run_opt(int id, const char *arg, void *p)
 	case OPT_VIRTUAL: c->virtual_time = 1; break;
 	case OPT_HISTORY: c->history = 1; break;
 	case OPT_OUTPUT_ONLY: c->output_only = 1; break;
+	case OPT_EVENTS: c->events = 1; break;
 	case OPT_RECORD: c->rec.on = 1; break;
 	case OPT_JOBS: c->jobs = cli_int("--jobs", arg, 1, 1024); break;
 	case OPT_NAME: c->name_prefix = arg; break;
@@ -461,6 +466,44 @@ static void slot_free(struct slot *sl)
 	free(sl);
 }
 
+/* An execution as EventBridge's "Step Functions Execution Status Change"
+ * event: RUNNING (ended 0) or how it ended, at the time it did. */
+static jv status_event(const struct asl_result *r, const char *arn, const char *name,
+                       const char *sm_arn, jv input, int ended)
+{
+	jv d = jv_object();
+	d = jv_object_set(d, jv_string("executionArn"), jv_string(arn));
+	d = jv_object_set(d, jv_string("stateMachineArn"), jv_string(sm_arn));
+	d = jv_object_set(d, jv_string("name"), jv_string(name));
+	d = jv_object_set(d, jv_string("status"),
+	                  jv_string(ended ? asl_status_name(r->status) : "RUNNING"));
+	int64_t start = (int64_t)llround(r->start * 1000), stop = (int64_t)llround(r->stop * 1000);
+	d = jv_object_set(d, jv_string("startDate"), jv_number((double)start));
+	d = jv_object_set(d, jv_string("stopDate"), ended ? jv_number((double)stop) : jv_null());
+	struct buf t = BUF_INIT;
+	asl_json_dump(input, &t);
+	d = jv_object_set(d, jv_string("input"), jv_string(buf_str(&t)));
+	d = jv_object_set(d, jv_string("inputDetails"),
+	                  jv_object_set(jv_object(), jv_string("included"), jv_true()));
+	if (ended && r->status == ASL_SUCCEEDED) {
+		buf_reset(&t);
+		asl_json_dump(r->output, &t);
+		d = jv_object_set(d, jv_string("output"), jv_string(buf_str(&t)));
+		d = jv_object_set(d, jv_string("outputDetails"),
+		                  jv_object_set(jv_object(), jv_string("included"), jv_true()));
+	} else {
+		d = jv_object_set(d, jv_string("output"), jv_null());
+	}
+	buf_free(&t);
+	d = jv_object_set(d, jv_string("error"), ended && r->error ? jv_string(r->error) : jv_null());
+	d = jv_object_set(d, jv_string("cause"), ended && r->cause ? jv_string(r->cause) : jv_null());
+	jv ev = ids_event("aws.states", "Step Functions Execution Status Change", d,
+	                  jv_array_append(jv_array(), jv_string(arn)));
+	char when[40];
+	clock_format(ended ? stop : start, 0, when, sizeof when);
+	return jv_object_set(ev, jv_string("time"), jv_string(when));
+}
+
 /* The execution ended: make its line. */
 static void slot_done(void *arg, struct asl_result *r)
 {
@@ -470,7 +513,17 @@ static void slot_done(void *arg, struct asl_result *r)
 	if (c->rec.on && run_record(&c->rec, r, sl->name, buf_str(&sl->arn), sl->rn->sm_name,
 	                            buf_str(&sl->rn->sm_arn), sl->input, c->history))
 		sl->rc = JOB_FAILED;
-	if (c->output_only) {
+	if (c->events) {
+		for (int ended = 0; ended < 2; ended++) {
+			jv ev = status_event(r, buf_str(&sl->arn), sl->name, buf_str(&sl->rn->sm_arn),
+			                     sl->input, ended);
+			if (ended)
+				buf_addc(&sl->out, '\n');
+			asl_json_dump(ev, &sl->out);
+			jv_free(ev);
+		}
+		jv_free(sl->input);
+	} else if (c->output_only) {
 		if (r->status == ASL_SUCCEEDED) {
 			asl_json_dump(r->output, &sl->out);
 		} else {
@@ -534,6 +587,9 @@ static struct slot *slot_start(struct runner *rn, asl_loop *l, const char *raw, 
 	o->sm_name = rn->sm_name;
 	o->sm_arn = buf_str(&rn->sm_arn);
 	o->virtual_time = c->virtual_time;
+	/* a virtual clock starts at EVKIT_NOW when that is set */
+	if (c->virtual_time && clock_is_virtual())
+		o->start_time = (double)clock_now_ms() / 1000.0;
 	o->history = c->history || c->rec.on;
 	o->role_arn = c->rec.role_arn;
 	o->task_start = task_start;
@@ -655,6 +711,8 @@ static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
 	c.jobs = 1;
 	c.watch_fd = -1;
 	int i = one_operand(cmd, argc, argv, run_opt, &c);
+	if (c.events && (c.output_only || c.history))
+		dief(EK_USAGE, "--events prints events: it goes with neither --output-only nor --history");
 	jv def;
 	if (!run_resolve(&c.rec, state_opt, argv[i], c.name_prefix, c.jobs, &def))
 		def = read_definition(argv[i], 0);

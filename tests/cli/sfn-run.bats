@@ -336,3 +336,25 @@ DEF
 	[ -e started ]
 	[ ! -e finished ]
 }
+
+@test "--events: Step Functions Execution Status Change events that evroute can route" {
+	printf '{"go":true}\n{"go":false}\n' >in
+	export EVKIT_NOW=2027-01-01T00:00:00Z
+	for j in 1 3; do
+		expect 1 sfn-run run chain.json --events --virtual-time --name e -j $j <in
+		[ "${#lines[@]}" -eq 4 ]
+		[ "$(printf '%s\n' "${lines[@]}" | jq -c '[.source, ."detail-type", .time, .detail.name, .detail.status, .detail.startDate, .detail.stopDate]' | tr '\n' ' ')" = \
+		  '["aws.states","Step Functions Execution Status Change","2027-01-01T00:00:00Z","e-1","RUNNING",1798761600000,null] ["aws.states","Step Functions Execution Status Change","2027-01-01T00:00:00Z","e-1","SUCCEEDED",1798761600000,1798761600000] ["aws.states","Step Functions Execution Status Change","2027-01-01T00:00:00Z","e-2","RUNNING",1798761600000,null] ["aws.states","Step Functions Execution Status Change","2027-01-01T00:00:00Z","e-2","FAILED",1798761600000,1798761600000] ' ]
+		[ "$(echo "${lines[1]}" | jq -c '.detail | [.input, .output, .outputDetails, .error]')" = '["{\"go\":true}","{\"go\":true,\"r\":{\"n\":1}}",{"included":true},null]' ]
+		[ "$(echo "${lines[3]}" | jq -c '.detail | [.output, .error, .cause]')" = '[null,"NotGoing","go was not true"]' ]
+		[ "$(echo "${lines[0]}" | jq -r '.resources[0]')" = "arn:aws:states:us-east-1:000000000000:execution:chain:e-1" ]
+	done
+	# the failures, picked out by an EventBridge pattern
+	sfn-run run chain.json --events --virtual-time --name e <in >events || true
+	echo '{"failed":{"source":["aws.states"],"detail":{"status":["FAILED","TIMED_OUT"]}}}' >rules.json
+	expect 0 evroute match rules.json <events
+	[ "${#lines[@]}" -eq 1 ]
+	[ "$(echo "$output" | jq -r .detail.name)" = e-2 ]
+	unset EVKIT_NOW
+	expect 2 sfn-run run chain.json --events --output-only <in
+}
