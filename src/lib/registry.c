@@ -1,5 +1,8 @@
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "clock.h"
@@ -52,6 +55,23 @@ int reg_heartbeat(struct state *st, const char *id, long in_flight, long handled
 		sr = sqlite3_step(s);
 	sqlite3_reset(s);
 	return sr == SQLITE_DONE ? EK_OK : state_error(st, sr, "calling home");
+}
+
+int reg_taken(struct state *st, const char *id)
+{
+	sqlite3_stmt *s = state_prepare(st, "SELECT pid, host, starting FROM workers WHERE id = ?1");
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	int taken = 0;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		pid_t pid = (pid_t)sqlite3_column_int64(s, 0);
+		const char *host = (const char *)sqlite3_column_text(s, 1);
+		char me[256] = "";
+		gethostname(me, sizeof me - 1);
+		taken = !sqlite3_column_int(s, 2) && pid > 0 && pid != getpid() && host &&
+		        !strcmp(host, me) && (kill(pid, 0) == 0 || errno == EPERM);
+	}
+	sqlite3_reset(s);
+	return taken;
 }
 
 int reg_deregister(struct state *st, const char *id)

@@ -35,6 +35,11 @@ int reg_register(struct state *st, const struct worker *w);
 int reg_heartbeat(struct state *st, const char *id, long in_flight, long handled,
                   long failed, int *draining);
 int reg_deregister(struct state *st, const char *id);
+/* 1 when ID is the id of another live worker on this host, one that
+ * called home (not a row the scaler made for a process still starting):
+ * a worker started by a handler inherits its own worker's id, and must
+ * not take that over. 0 otherwise (also when the file cannot tell). */
+int reg_taken(struct state *st, const char *id);
 /* Mark a worker draining: EK_OK, EK_NO when there is no such worker. */
 int reg_drain(struct state *st, const char *id);
 /* Every worker (of queue, when not NULL), oldest first. */

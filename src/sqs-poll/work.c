@@ -262,6 +262,8 @@ int cmd_work(struct opts *o)
 	char idbuf[40];
 	/* The auto scaler names the workers it starts through the environment. */
 	const char *env_id = getenv("EVKIT_WORKER_ID");
+	if (!o->id && env_id && *env_id && reg_taken(w.st, env_id))
+		env_id = NULL;   /* our handler's worker's id, not ours */
 	w.id = o->id ? o->id : env_id && *env_id ? env_id : ids_uuid(idbuf);
 	queue_set_holder(w.id);
 	w.vis = o->vis >= 0 ? o->vis : w.q.visibility_ms;

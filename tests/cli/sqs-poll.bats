@@ -895,6 +895,17 @@ wait_exit() {
 	[[ $output =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]]
 	expect 0 sqs-poll workers q
 	[ -z "$output" ]
+	# A worker a handler starts does not take over its own worker's id,
+	# which it inherits in EVKIT_WORKER_ID: both stay registered.
+	sqs-poll create inner
+	sqs-poll send inner y >/dev/null
+	sqs-poll send q x >/dev/null
+	EVKIT_WORKER_ID=outer run timeout 60 sqs-poll work q --idle-exit 1 -- sh -c \
+		'sqs-poll work inner --idle-exit 1 -- sh -c "{ sqs-poll workers q; sqs-poll workers inner; } | jq -r .WorkerId"'
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 2 ]
+	[ "${lines[0]}" != "${lines[1]}" ]
+	[[ " ${lines[*]} " == *" outer "* ]]
 }
 
 @test "work: --idle-exit ends a worker on an empty queue" {
