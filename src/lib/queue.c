@@ -232,39 +232,18 @@ int queue_update(struct state *st, const struct queue *q)
 
 int queue_delete(struct state *st, const char *name_url_arn)
 {
+	static const char *const owned[] = {
+		"DELETE FROM messages WHERE queue = ?1",
+		"DELETE FROM dedup WHERE queue = ?1",
+		NULL,
+	};
 	char *name = queue_name_of(name_url_arn);
 	if (!name)
 		return EK_NO;
-	int rc = state_begin(st);
-	if (rc) {
-		free(name);
-		return rc;
-	}
-	sqlite3_stmt *s = state_prepare(st, "DELETE FROM queues WHERE name = ?1");
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-	int sr = sqlite3_step(s);
-	sqlite3_reset(s);
-	int gone = sqlite3_changes(state_db(st));
-	if (sr == SQLITE_DONE && gone) {
-		s = state_prepare(st, "DELETE FROM messages WHERE queue = ?1");
-		sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-		sr = sqlite3_step(s);
-		sqlite3_reset(s);
-		if (sr == SQLITE_DONE) {
-			s = state_prepare(st, "DELETE FROM dedup WHERE queue = ?1");
-			sqlite3_bind_text(s, 1, name, -1, SQLITE_TRANSIENT);
-			sr = sqlite3_step(s);
-			sqlite3_reset(s);
-		}
-	}
+	int rc = state_delete_owned(st, name, "DELETE FROM queues WHERE name = ?1", owned,
+	                            "deleting the queue");
 	free(name);
-	if (sr != SQLITE_DONE) {
-		rc = state_error(st, sr, "deleting the queue");
-		state_rollback(st);
-		return rc;
-	}
-	rc = state_commit(st);
-	return rc ? rc : gone ? EK_OK : EK_NO;
+	return rc;
 }
 
 int queue_list(struct state *st, void (*each)(const struct queue *q, void *arg), void *arg)

@@ -210,36 +210,14 @@ int sfn_machine_get(struct state *st, const char *name_or_arn, struct sfn_machin
 
 int sfn_machine_delete(struct state *st, const char *name_or_arn)
 {
+	static const char *const owned[] = { "DELETE FROM executions WHERE machine = ?1", NULL };
 	char *name = machine_name(name_or_arn);
 	if (!name)
 		return EK_NO;
-	int rc = state_begin(st);
-	if (rc) {
-		free(name);
-		return rc;
-	}
-	sqlite3_stmt *s = state_prepare(st, "DELETE FROM state_machines WHERE name = ?1");
-	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-	int sr = sqlite3_step(s);
-	sqlite3_reset(s);
-	int gone = sqlite3_changes(state_db(st));
-	if (sr == SQLITE_DONE && gone) {
-		s = state_prepare(st, "DELETE FROM executions WHERE machine = ?1");
-		sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-		sr = sqlite3_step(s);
-		sqlite3_reset(s);
-	}
+	int rc = state_delete_owned(st, name, "DELETE FROM state_machines WHERE name = ?1", owned,
+	                            "deleting the state machine");
 	free(name);
-	if (sr != SQLITE_DONE) {
-		rc = state_error(st, sr, "deleting the state machine");
-		state_rollback(st);
-		return rc;
-	}
-	if (!gone) {
-		state_rollback(st);
-		return EK_NO;
-	}
-	return state_commit(st);
+	return rc;
 }
 
 int sfn_machine_list(struct state *st, void (*each)(const struct sfn_machine *m, void *arg),

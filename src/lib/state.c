@@ -323,6 +323,35 @@ void state_rollback(struct state *st)
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int state_delete_owned(struct state *st, const char *key, const char *owner,
+                       const char *const *owned, const char *doing)
+{
+	int rc = state_begin(st);
+	if (rc)
+		return rc;
+	sqlite3_stmt *s = state_prepare(st, owner);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+	int sr = sqlite3_step(s);
+	sqlite3_reset(s);
+	int gone = sqlite3_changes(st->db);
+	for (int i = 0; sr == SQLITE_DONE && gone && owned[i]; i++) {
+		s = state_prepare(st, owned[i]);
+		sqlite3_bind_text(s, 1, key, -1, SQLITE_TRANSIENT);
+		sr = sqlite3_step(s);
+		sqlite3_reset(s);
+	}
+	if (sr != SQLITE_DONE) {
+		rc = state_error(st, sr, doing);
+		state_rollback(st);
+		return rc;
+	}
+	if (!gone) {
+		state_rollback(st);
+		return EK_NO;
+	}
+	return state_commit(st);
+}
+
 sqlite3_stmt *state_prepare(struct state *st, const char *sql)
 {
 	for (int i = 0; i < st->nstmt; i++) {

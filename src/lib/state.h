@@ -64,4 +64,13 @@ sqlite3_stmt *state_prepare(struct state *st, const char *sql);
  * what was being done: EK_TEMPFAIL for busy/locked, else EK_STATE. */
 int state_error(struct state *st, int rc, const char *doing);
 
+/* In one transaction: delete the row KEY (bound as ?1) names with the
+ * statement OWNER and, when there was one, what the statements of OWNED
+ * (NULL-terminated, constants) name with the same key: a queue and its
+ * messages, a state machine and its executions. EK_OK, EK_NO when there
+ * was no such row (nothing changed), or an error status; DOING names the
+ * work in messages. */
+int state_delete_owned(struct state *st, const char *key, const char *owner,
+                       const char *const *owned, const char *doing);
+
 #endif
