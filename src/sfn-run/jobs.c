@@ -88,7 +88,8 @@ void jobs_answer(struct buf *out, int rc, const char *text, size_t len)
 	buf_addc(out, '\n');
 }
 
-static int spawn(struct worker *w, struct worker *all, int n, job_worker_fn worker, void *ctx)
+static int spawn(struct worker *w, struct worker *all, int n, job_worker_fn worker, void *ctx,
+                 int index)
 {
 	int to[2], from[2];
 	if (pipe(to) < 0 || pipe(from) < 0)
@@ -108,7 +109,7 @@ static int spawn(struct worker *w, struct worker *all, int n, job_worker_fn work
 			}
 		}
 		close(0);
-		worker(ctx, to[0], from[1]);
+		worker(ctx, index, to[0], from[1]);
 		free(all);   /* the coordinator's table, copied by fork */
 		fflush(stdout);
 		fflush(stderr);
@@ -151,7 +152,7 @@ int jobs_run(int n, int depth, job_worker_fn worker, void *ctx, int strict, int 
 		depth = 1;
 	struct worker *ws = xcalloc((size_t)n, sizeof *ws);
 	for (int i = 0; i < n; i++)
-		if (spawn(&ws[i], ws, n, worker, ctx) < 0)
+		if (spawn(&ws[i], ws, n, worker, ctx, i) < 0)
 			dief(EK_FAIL, "cannot start a worker: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 

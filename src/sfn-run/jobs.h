@@ -1,7 +1,8 @@
 /*
  * jobs.h: run `sfn-run run` lines in N worker processes (jobs.c).
  *
- * Each worker runs WORKER(ctx, in, out) once: it reads records
+ * Each worker runs WORKER(ctx, index, in, out) once (INDEX: 0 to N-1): it
+ * reads records
  * "LINENO\tRAW" (one a line) from fd IN until its end, splits each with
  * jobs_record, and writes one answer per record to fd OUT, in the order
  * the records came, each made by jobs_answer: the text to print, if any
@@ -16,7 +17,7 @@
 
 enum { JOB_OK = 0, JOB_FAILED = 1, JOB_REJECTED = 2 };
 
-typedef void (*job_worker_fn)(void *ctx, int in, int out);
+typedef void (*job_worker_fn)(void *ctx, int index, int in, int out);
 
 /* Returns 0, or -1 when a worker ended badly; sets *failed when an
  * execution failed and counts rejected lines in *rejected. With STRICT the

@@ -443,7 +443,7 @@ struct runner {
 	asl_machine *m;
 	char *sm_name;
 	struct buf sm_arn;
-	int per_worker;          /* executions at once in each worker */
+	int jobs, workers;       /* -j N, shared among this many workers */
 };
 
 /* One input line's execution, from its start to its printed line. */
@@ -697,11 +697,13 @@ static void run_stream(struct runner *rn, int in, int out, int k, int *failed)
 }
 
 /* A -j worker: its share of the executions at once. */
-static void run_worker(void *ctx, int in, int out)
+static void run_worker(void *ctx, int index, int in, int out)
 {
 	struct runner *rn = ctx;
 	int failed = 0;
-	run_stream(rn, in, out, rn->per_worker, &failed);
+	/* N shared out exactly: the first N % W workers run one more */
+	int k = rn->jobs / rn->workers + (index < rn->jobs % rn->workers);
+	run_stream(rn, in, out, k, &failed);
 }
 
 static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
@@ -740,8 +742,10 @@ static int cmd_run(const struct cli_cmd *cmd, int argc, char **argv)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int workers = (int)(cpus > 1 && cpus < c.jobs ? cpus : c.jobs);
 	if (workers > 1) {
-		rn.per_worker = (int)((c.jobs + workers - 1) / workers);
-		if (jobs_run(workers, 2 * rn.per_worker + 4, run_worker, &rn, c.rejects.strict,
+		rn.jobs = (int)c.jobs;
+		rn.workers = workers;
+		int per = (rn.jobs + workers - 1) / workers;
+		if (jobs_run(workers, 2 * per + 4, run_worker, &rn, c.rejects.strict,
 		             &failed, &rejected) < 0)
 			failed = 1;
 	} else {
