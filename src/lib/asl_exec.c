@@ -720,14 +720,15 @@ static int int_param(struct frame *f, const struct apath *ap, jv in, const char 
 
 /* ---- the engine ---------------------------------------------------------
  *
- * One thread runs an execution as a set of fibers: the execution itself,
- * each Parallel branch and each Map iteration. A fiber is a frame plus its
- * place in a list of states, and it runs until it has to wait: for a
- * Task's answer (the host runs it without blocking us), for a timer (a
- * Wait state, a retry's interval) or for the fibers of a Parallel or Map
- * state it started (a group). Ready fibers run in turn; when none is
- * ready the engine jumps the virtual clock to the next timer, or lets the
- * host wait for its tasks, or sleeps until the next timer.
+ * One thread runs any number of executions (a loop), each as a set of
+ * fibers: the execution itself, each Parallel branch and each Map
+ * iteration. A fiber is a frame plus its place in a list of states, and it
+ * runs until it has to wait: for a Task's answer (the host runs it without
+ * blocking us), for a timer (a Wait state, a retry's interval) or for the
+ * fibers of a Parallel or Map state it started (a group). Ready fibers run
+ * in turn; when none is ready, an execution on a virtual clock that waits
+ * only for its timers jumps to the next one, else the loop lets the host
+ * wait for its tasks (and its own input) until the next real timer.
  *
  * Children are launched depth first: a branch that never waits runs to its
  * end before the next one starts, so such branches write the same history
@@ -736,8 +737,9 @@ static int int_param(struct frame *f, const struct apath *ap, jv in, const char 
  *
  * Fibers are freed only from the main loop (the graveyard), never while
  * their code may be on the stack; a cancelled fiber whose Task is still
- * running is freed when the host reports the task's end, and asl_run
- * returns only once the host has reported every task it started.
+ * running is freed when the host reports the task's end (task_cancel asks
+ * the host to end it soon), and an execution is freed only once the host
+ * has reported every task it started.
  */
 
 #define INLINE_MAP_LIMIT 40       /* AWS: inline Map runs up to 40 at once */
