@@ -1,11 +1,13 @@
 /*
  * sfn-run: Amazon States Language state machines, run locally the way AWS
- * Step Functions runs them. A thin client over asl.h: options, then one
- * library call per input line.
+ * Step Functions runs them. A thin client over asl.h: options, then each
+ * input line's execution started on an event loop (asl_start), its Tasks
+ * run as local functions without blocking (fn_start), its line printed in
+ * input order.
  *
  *   sfn-run validate DEF
- *   sfn-run run DEF [-j N] [--virtual-time] [--history] [--output-only]
- *               [--fn NAME=CMD]...
+ *   sfn-run run DEF|NAME [-j N] [--virtual-time] [--history] [--output-only]
+ *               [--events] [--record] [--fn NAME=CMD]...
  *   sfn-run graph DEF
  *   sfn-run create|update|list|describe|delete|list-executions|... (store.c)
  */
