@@ -568,6 +568,18 @@ static int choice_resolve(void *ctx, const struct apath *ap, jv *out)
 	return resolve(c->f, ap, c->input, out);
 }
 
+/* "The FIELD parameter PROBLEM: PATH == VALUE", a States.Runtime error;
+ * V is consumed. */
+static int param_err(struct frame *f, struct aerr *e, const char *field, const char *problem,
+                     const char *path, jv v)
+{
+	char *d = dump(v);
+	jv_free(v);
+	runtime_err(f, e, "The %s parameter %s: %s == %s", field, problem, path, d);
+	free(d);
+	return -1;
+}
+
 /* How long Wait state S waits, read from IN; -1 with a States.Runtime error. */
 static int wait_seconds(struct frame *f, const struct asl_state *s, jv in, double *out,
                         struct aerr *e)
@@ -581,23 +593,13 @@ static int wait_seconds(struct frame *f, const struct asl_state *s, jv in, doubl
 			return runtime_err(f, e, "The SecondsPath parameter does not reference an input value: %s",
 			                   s->seconds_path.text);
 		if (jv_get_kind(v) != JV_KIND_NUMBER ||
-		    jv_number_value(v) != floor(jv_number_value(v))) {
-			char *d = dump(v);
-			jv_free(v);
-			runtime_err(f, e, "The SecondsPath parameter cannot be parsed as a long value: %s == %s",
-			            s->seconds_path.text, d);
-			free(d);
-			return -1;
-		}
+		    jv_number_value(v) != floor(jv_number_value(v)))
+			return param_err(f, e, "SecondsPath", "cannot be parsed as a long value",
+			                 s->seconds_path.text, v);
 		secs = jv_number_value(v);
-		if (secs < 0) {
-			char *d = dump(v);
-			jv_free(v);
-			runtime_err(f, e, "The SecondsPath parameter references a negative value: %s == %s",
-			            s->seconds_path.text, d);
-			free(d);
-			return -1;
-		}
+		if (secs < 0)
+			return param_err(f, e, "SecondsPath", "references a negative value",
+			                 s->seconds_path.text, v);
 		jv_free(v);
 	} else {
 		const char *ts = s->timestamp;
@@ -606,14 +608,10 @@ static int wait_seconds(struct frame *f, const struct asl_state *s, jv in, doubl
 			if (resolve(f, &s->timestamp_path, in, &v) < 0)
 				return runtime_err(f, e, "The TimestampPath parameter does not reference an input value: %s",
 				                   s->timestamp_path.text);
-			if (jv_get_kind(v) != JV_KIND_STRING) {
-				char *d = dump(v);
-				jv_free(v);
-				runtime_err(f, e, "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: %s == %s",
-				            s->timestamp_path.text, d);
-				free(d);
-				return -1;
-			}
+			if (jv_get_kind(v) != JV_KIND_STRING)
+				return param_err(f, e, "TimestampPath", "does not reference a valid ISO-8601 "
+				                 "extended offset date-time format string",
+				                 s->timestamp_path.text, v);
 			ts = jv_string_value(v);
 		}
 		double t;
